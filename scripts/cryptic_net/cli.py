@@ -1,0 +1,134 @@
+"""The `cryptic-net` command. User errors: one line each, exit 2. Anything else is a bug."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from cryptic_net import __version__
+from cryptic_net.appdir import assemble
+from cryptic_net.errors import UserError, ValidationFailed
+from cryptic_net.inventory import load_inventory, schema_text
+from cryptic_net.output import write_tree
+from cryptic_net.render import render_host
+from cryptic_net.tooling import InitOptions, NewHostOptions, init, new_host
+
+EXIT_USER_ERROR = 2
+
+
+def _validate(args: argparse.Namespace) -> int:
+    inv = load_inventory(args.root)
+    for warning in inv.warnings:
+        print(warning, file=sys.stderr)
+    print(f"{inv.network.name}: {len(inv.hosts)} hosts, no errors")
+    return 0
+
+
+def _render(args: argparse.Namespace) -> int:
+    inv = load_inventory(args.root)
+    for warning in inv.warnings:
+        print(warning, file=sys.stderr)
+    write_tree(args.out, render_host(inv, args.host))
+    return 0
+
+
+def _appdir(args: argparse.Namespace) -> int:
+    inv = load_inventory(args.root)
+    for warning in inv.warnings:
+        print(warning, file=sys.stderr)
+    template = args.template or args.root / "appdir"
+    assemble(inv, args.host, args.bin_dir, template, args.out)
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    sys.stdout.write(schema_text(f"{args.kind}.schema.json"))
+    return 0
+
+
+def _init(args: argparse.Namespace) -> int:
+    return init(
+        InitOptions(args.root, args.name, args.cidr, args.domain, args.ca_dir, args.ca_duration, args.lighthouse_port)
+    )
+
+
+def _new_host(args: argparse.Namespace) -> int:
+    groups = [g for item in args.groups for g in item.split(",") if g]
+    return new_host(
+        NewHostOptions(
+            args.root, args.name, args.ip, groups, args.lighthouse, args.relay, args.bake_key,
+            args.key_path, args.key_out, args.ca_crt, args.ca_key, args.duration,
+        )
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="cryptic-net", description="Build per-host cryptic-net overlay bundles.")
+    top.add_argument("--version", action="version", version=f"cryptic-net {__version__}")
+    sub = top.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        cmd.add_argument("--root", type=Path, default=Path(), help="inventory directory (default: .)")
+        return cmd
+
+    cmd = command("validate", "check network.yml and hosts/*.yml; every error, located")
+    cmd.set_defaults(func=_validate)
+
+    cmd = command("render", "write a host's configuration files (validates first)")
+    cmd.add_argument("host")
+    cmd.add_argument("--out", type=Path, required=True, help="directory to create")
+    cmd.set_defaults(func=_render)
+
+    cmd = command("appdir", "assemble a host's AppDir: template + rendered etc/ + binaries")
+    cmd.add_argument("host")
+    cmd.add_argument("--bin-dir", type=Path, required=True, help="holds nebula, nebula-cert, dnsmasq, pmux")
+    cmd.add_argument("--out", type=Path, required=True, help="directory to create")
+    cmd.add_argument("--template", type=Path, help="AppRun, .desktop and icon (default: ROOT/appdir)")
+    cmd.set_defaults(func=_appdir)
+
+    cmd = sub.add_parser("schema", help="print a JSON schema (for editors)")
+    cmd.add_argument("kind", choices=["network", "host"])
+    cmd.set_defaults(func=_schema)
+
+    cmd = command("init", "create a network: a CA (outside the tree) and network.yml")
+    cmd.add_argument("--name", required=True, help="network name (lowercase, at most 12 characters)")
+    cmd.add_argument("--cidr", required=True, help="overlay IPv4 network, e.g. 10.42.0.0/24")
+    cmd.add_argument("--domain", help="DNS domain (default: NAME.internal)")
+    cmd.add_argument("--ca-dir", type=Path, help="where the CA goes (default: ~/.local/share/cryptic-net/NAME-ca)")
+    cmd.add_argument("--ca-duration", default="175200h", help="CA validity (default: 175200h, 20 years)")
+    cmd.add_argument("--lighthouse-port", type=int, help="UDP port of lighthouses (default: 4242)")
+    cmd.set_defaults(func=_init)
+
+    cmd = command("new-host", "sign a host certificate and write hosts/NAME.yml")
+    cmd.add_argument("name")
+    cmd.add_argument("--ip", help="overlay IP (default: the next free one)")
+    cmd.add_argument("--groups", action="append", default=[], help="comma-separated groups (repeatable)")
+    cmd.add_argument("--lighthouse", action="append", default=[], metavar="ENDPOINT", help="make it a lighthouse reachable at HOST:PORT (repeatable)")
+    cmd.add_argument("--relay", action="store_true", help="let it relay for others")
+    keys = cmd.add_mutually_exclusive_group()
+    keys.add_argument("--bake-key", action="store_true", help="bake the private key into the binary")
+    keys.add_argument("--key-path", help="where the key lives on the host (default: /var/lib/cryptic-net/NETWORK/host.key)")
+    cmd.add_argument("--key-out", type=Path, help="where to write the key when not baked (outside the tree)")
+    cmd.add_argument("--ca-crt", type=Path, required=True)
+    cmd.add_argument("--ca-key", type=Path, required=True)
+    cmd.add_argument("--duration", help="certificate validity (default: until just before the CA expires)")
+    cmd.set_defaults(func=_new_host)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ValidationFailed as exc:
+        print(exc, file=sys.stderr)
+        errors = sum(1 for d in exc.diagnostics if d.severity == "error")
+        print(f"{errors} error{'s' if errors != 1 else ''}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except UserError as exc:
+        print(f"cryptic-net: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 130
