@@ -1,0 +1,257 @@
+"""Fixtures for the integration tests: real AppImages of the example network in namespaces.
+
+Needs root (namespaces, tun, FUSE); skipped otherwise. pmux comes from $CRYPTIC_NET_PMUX or
+PATH; without one, tests/integration/pmux_standin.py stands in and the supervision tests
+(restart, merged log) are skipped with the reason, never faked.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import appimagetool  # noqa: E402
+import netns  # noqa: E402
+
+REPO = HERE.parents[1]
+
+# The example inventory (network.yml + hosts/), as CONTRACT.md describes it.
+DOMAIN = "example.internal"
+NETWORK = "example"
+TUN = "cn-example"
+UNDERLAY = {"lighthouse": "192.0.2.1", "alpha": "192.0.2.2", "beta": "192.0.2.3"}
+OVERLAY = {"lighthouse": "10.42.0.1", "alpha": "10.42.0.2", "beta": "10.42.0.3"}
+ALIASES = {"beta": ["www"]}
+TOOLS = ["nebula", "nebula-cert", "dnsmasq", "mksquashfs", "ip", "nsenter", "dig", "ss"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.root)
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _need_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("integration tests need root (network namespaces, tun, FUSE)")
+
+
+def _say(config: pytest.Config, line: str) -> None:
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(line)
+    else:
+        print(line, file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class Pmux:
+    path: Path
+    real: bool
+    why: str
+
+
+@pytest.fixture(scope="session")
+def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("cnt")
+    return d
+
+
+@pytest.fixture(scope="session")
+def pmux(session_dir: Path, pytestconfig: pytest.Config) -> Pmux:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    env_path = os.environ.get("CRYPTIC_NET_PMUX")
+    found = env_path or shutil.which("pmux")
+    if found:
+        result = Pmux(Path(found).resolve(), real=True, why="")
+        _say(pytestconfig, f"integration: pmux mode = REAL pmux {result.path}")
+        return result
+    stand_in = session_dir / "pmux-standin"
+    src = (HERE / "pmux_standin.py").read_text()
+    stand_in.write_text(f"#!{sys.executable}\n{src}")
+    stand_in.chmod(0o755)
+    why = "no real pmux (CRYPTIC_NET_PMUX unset, none on PATH): ran the stand-in, which proves nothing about pmux's supervision"
+    _say(pytestconfig, f"integration: pmux mode = STAND-IN {stand_in}; restart and merged-log tests NOT run: {why}")
+    return Pmux(stand_in, real=False, why=why)
+
+
+@pytest.fixture(scope="session")
+def bin_dir(session_dir: Path, pmux: Pmux) -> Path:
+    missing = [t for t in TOOLS if shutil.which(t) is None]
+    if missing:
+        pytest.fail(f"missing tools on PATH: {', '.join(missing)} (Debian: nebula dnsmasq-base squashfs-tools iproute2 util-linux dnsutils)")
+    d = session_dir / "bin"
+    d.mkdir()
+    for name in ["nebula", "nebula-cert", "dnsmasq"]:
+        (d / name).symlink_to(shutil.which(name))  # type: ignore[arg-type]
+    (d / "pmux").symlink_to(pmux.path)
+    return d
+
+
+@dataclass
+class Build:
+    host: str
+    appdir: Path
+    appimage: Path
+
+
+@pytest.fixture(scope="session")
+def builds(session_dir: Path, bin_dir: Path) -> dict[str, Build]:
+    if shutil.which("mksquashfs") is None:
+        pytest.fail("mksquashfs missing (apt-get install squashfs-tools)")
+    out: dict[str, Build] = {}
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1"}
+    for host in UNDERLAY:
+        appdir = session_dir / f"appdir-{host}"
+        subprocess.run(
+            [sys.executable, "-m", "cryptic_net", "appdir", host, "--root", str(REPO),
+             "--bin-dir", str(bin_dir), "--out", str(appdir)],
+            check=True, env=env, cwd=REPO,
+        )
+        # The AppImage name's first 6 characters name its FUSE mount point (.mount_cnt-XX...),
+        # which lets cleanup find mounts a crashed run left.
+        image = appimagetool.build(appdir, session_dir / "images" / f"cnt-{host}.AppImage")
+        out[host] = Build(host, appdir, image)
+    return out
+
+
+@pytest.fixture(scope="session")
+def lab(session_dir: Path) -> Iterator[netns.Lab]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    the_lab = netns.Lab(UNDERLAY)
+    try:
+        the_lab.up()
+        yield the_lab
+    finally:
+        the_lab.down()
+
+
+@dataclass
+class Running:
+    host: str
+    mode: str  # "mount" or "extract"
+    proc: subprocess.Popen[bytes]
+    log: Path
+    stopped: bool = field(default=False)
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+def run_env(session_dir: Path) -> dict[str, str]:
+    tmp = session_dir / "rt-tmp"
+    tmp.mkdir(exist_ok=True)
+    locks = session_dir / "locks"
+    locks.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("APPDIR", "APPIMAGE", "ARGV0", "OWD")}
+    # TMPDIR: where the runtime mounts (.mount_*) or extracts (appimage_extracted_*), so a
+    # run leaves nothing in /tmp. Lock dir: ours, not the machine's /run/cryptic-net.
+    env["TMPDIR"] = str(tmp)
+    env["CRYPTIC_NET_LOCK_DIR"] = str(locks)
+    return env
+
+
+def argv_for(build: Build, mode: str, *args: str) -> list[str]:
+    extra = ["--appimage-extract-and-run"] if mode == "extract" else []
+    return netns.ns_exec(build.host, [str(build.appimage), *extra, *args])
+
+
+def start(build: Build, mode: str, session_dir: Path, tag: str = "") -> Running:
+    log = session_dir / f"log-{build.host}-{mode}{tag}.txt"
+    with log.open("wb") as f:
+        proc = subprocess.Popen(
+            argv_for(build, mode), stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
+            env=run_env(session_dir), start_new_session=True,
+        )
+    return Running(build.host, mode, proc, log)
+
+
+def children(pid: int) -> list[int]:
+    """Direct children of pid, from /proc."""
+    kids = []
+    for p in Path("/proc").iterdir():
+        if not p.name.isdigit():
+            continue
+        try:
+            st = (p / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(st.rsplit(")", 1)[1].split()[1])
+        if ppid == pid:
+            kids.append(int(p.name))
+    return kids
+
+
+def comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def pids_named(host: str, name: str) -> list[int]:
+    return [p for p in netns.ns_pids(netns.ns_name(host)) if comm(p) == name]
+
+
+def supervisor_pid(r: Running) -> int:
+    """pmux's PID: the AppImage's own PID in mount mode, its child in extract-and-run."""
+    if r.mode == "mount":
+        return r.proc.pid
+    kids = netns.wait_until(f"pmux under {r.host}'s runtime", lambda: children(r.proc.pid), 10)
+    return kids[0]
+
+
+def stop(r: Running, timeout: float = 10) -> float:
+    """Stop a host the way an operator would; return seconds until everything was gone."""
+    if r.stopped:
+        return 0.0
+    started = time.monotonic()
+    target = supervisor_pid(r) if r.proc.poll() is None else None
+    if target is not None:
+        os.kill(target, signal.SIGTERM)
+    try:
+        r.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(r.proc.pid, signal.SIGKILL)
+        r.proc.wait(5)
+    r.stopped = True
+    return time.monotonic() - started
+
+
+def sigkill_wait(build: Build) -> int:
+    text = (build.appdir / "etc/cryptic-net/host.env").read_text()
+    m = re.search(r"^CRYPTIC_NET_SIGKILL_WAIT='?(\d+)'?$", text, re.MULTILINE)
+    assert m, "host.env has no CRYPTIC_NET_SIGKILL_WAIT"
+    return int(m.group(1))
+
+
+def world_readable_copy(src: Path) -> Path:
+    """A copy of an AppDir that uid nobody can read (pytest's tmp tree is 0700)."""
+    dst = Path(tempfile.mkdtemp(prefix=netns.PREFIX, dir="/tmp"))
+    dst.chmod(0o755)
+    dst = dst / "appdir"
+    shutil.copytree(src, dst, symlinks=True)
+    for p in [dst, *dst.rglob("*")]:
+        if not p.is_symlink():
+            mode = p.stat().st_mode
+            p.chmod(mode | stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0))
+    return dst

@@ -1,0 +1,130 @@
+"""Network namespaces for the integration tests.
+
+Layout: a namespace `cnt-br` holds only the bridge `br0`; each host namespace `cnt-<host>`
+has `eth0` (a veth whose peer is a bridge port in `cnt-br`) with 192.0.2.<n>/24 and `lo`.
+Nothing is created in the initial namespace, so no test traffic can leave these namespaces.
+Every name carries the `cnt-` prefix; `cleanup()` removes whatever a crashed run left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+PREFIX = "cnt-"
+BRIDGE_NS = PREFIX + "br"
+NETNS_DIR = Path("/run/netns")
+MOUNT_MARK = "/.mount_" + PREFIX  # runtime mounts at $TMPDIR/.mount_<6 chars of image name>
+
+T = TypeVar("T")
+
+
+def run(
+    argv: Sequence[str], *, check: bool = True, timeout: float = 30,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        list(argv), check=check, capture_output=True, text=True, timeout=timeout, env=env,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def wait_until(what: str, fn: Callable[[], T | None], timeout: float, interval: float = 0.05) -> T:
+    """Poll fn until it returns a truthy value; bounded in time and in count."""
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / interval) + 2):
+        value = fn()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def ns_name(host: str) -> str:
+    return PREFIX + host
+
+
+def ns_exec(host: str, argv: Sequence[str]) -> list[str]:
+    """argv run inside the host's network namespace only (same mounts, same PID space)."""
+    return ["nsenter", f"--net={NETNS_DIR / ns_name(host)}", "--", *argv]
+
+
+def ns_pids(name: str) -> list[int]:
+    out = run(["ip", "netns", "pids", name], check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+def _fuse_mounts() -> list[str]:
+    mounts = []
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) > 2 and MOUNT_MARK in fields[1] and "fuse" in fields[2]:  # noqa: PLR2004
+            mounts.append(fields[1])
+    return mounts
+
+
+def kill_all(name: str) -> None:
+    """SIGKILL every process in a namespace (a killed supervisor's children may linger)."""
+    for _ in range(5):
+        pids = [p for p in ns_pids(name) if p != os.getpid()]
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+
+
+def cleanup() -> None:
+    """Kill everything in our namespaces, delete them, drop stale AppImage mounts."""
+    names = [n.split()[0] for n in run(["ip", "netns", "list"], check=False).stdout.splitlines() if n]
+    ours = [n for n in names if n.startswith(PREFIX)]
+    for n in ours:
+        kill_all(n)
+    for n in ours:
+        run(["ip", "netns", "del", n], check=False)
+    for m in _fuse_mounts():
+        run(["umount", "-l", m], check=False)
+
+
+class Lab:
+    """The bridge namespace plus one namespace per host."""
+
+    def __init__(self, hosts: dict[str, str]) -> None:
+        self.hosts = hosts  # host -> underlay address
+
+    def up(self) -> None:
+        cleanup()
+        run(["ip", "netns", "add", BRIDGE_NS])
+        run(["ip", "-n", BRIDGE_NS, "link", "add", "br0", "type", "bridge"])
+        run(["ip", "-n", BRIDGE_NS, "link", "set", "br0", "up"])
+        for i, (host, addr) in enumerate(sorted(self.hosts.items())):
+            ns = ns_name(host)
+            port = f"p{i}"
+            run(["ip", "netns", "add", ns])
+            run(["ip", "-n", BRIDGE_NS, "link", "add", port, "type", "veth",
+                 "peer", "name", "eth0", "netns", ns])
+            run(["ip", "-n", BRIDGE_NS, "link", "set", port, "master", "br0", "up"])
+            run(["ip", "-n", ns, "link", "set", "lo", "up"])
+            run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", "eth0"])
+            run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+
+    def down(self) -> None:
+        cleanup()
+
+    @staticmethod
+    def link_exists(host: str, dev: str) -> bool:
+        return run(["ip", "-n", ns_name(host), "link", "show", dev], check=False).returncode == 0
+
+    @staticmethod
+    def pids(host: str) -> list[int]:
+        return ns_pids(ns_name(host))
