@@ -27,7 +27,9 @@ def appdir_sources(template: Path, bin_dir: Path) -> dict[str, Path]:
     for entry in sorted(template.iterdir()):
         if entry.is_file():
             sources[entry.name] = entry
-    problems += [f"{template / name}: missing from the template" for name in TEMPLATE_REQUIRED if name not in sources]
+    problems += [
+        f"{template / name}: missing from the template" for name in TEMPLATE_REQUIRED if name not in sources
+    ]
     for name in BINARIES:
         binary = bin_dir / name
         if not binary.is_file():

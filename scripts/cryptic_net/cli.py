@@ -49,7 +49,9 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _init(args: argparse.Namespace) -> int:
     return init(
-        InitOptions(args.root, args.name, args.cidr, args.domain, args.ca_dir, args.ca_duration, args.lighthouse_port)
+        InitOptions(
+            args.root, args.name, args.cidr, args.domain, args.ca_dir, args.ca_duration, args.lighthouse_port
+        )
     )
 
 
@@ -57,14 +59,26 @@ def _new_host(args: argparse.Namespace) -> int:
     groups = [g for item in args.groups for g in item.split(",") if g]
     return new_host(
         NewHostOptions(
-            args.root, args.name, args.ip, groups, args.lighthouse, args.relay, args.bake_key,
-            args.key_path, args.key_out, args.ca_crt, args.ca_key, args.duration,
+            args.root,
+            args.name,
+            args.ip,
+            groups,
+            args.lighthouse,
+            args.relay,
+            args.bake_key,
+            args.key_path,
+            args.key_out,
+            args.ca_crt,
+            args.ca_key,
+            args.duration,
         )
     )
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="cryptic-net", description="Build per-host cryptic-net overlay bundles.")
+    top = argparse.ArgumentParser(
+        prog="cryptic-net", description="Build per-host cryptic-net overlay bundles."
+    )
     top.add_argument("--version", action="version", version=f"cryptic-net {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
 
@@ -96,7 +110,9 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument("--name", required=True, help="network name (lowercase, at most 12 characters)")
     cmd.add_argument("--cidr", required=True, help="overlay IPv4 network, e.g. 10.42.0.0/24")
     cmd.add_argument("--domain", help="DNS domain (default: NAME.internal)")
-    cmd.add_argument("--ca-dir", type=Path, help="where the CA goes (default: ~/.local/share/cryptic-net/NAME-ca)")
+    cmd.add_argument(
+        "--ca-dir", type=Path, help="where the CA goes (default: ~/.local/share/cryptic-net/NAME-ca)"
+    )
     cmd.add_argument("--ca-duration", default="175200h", help="CA validity (default: 175200h, 20 years)")
     cmd.add_argument("--lighthouse-port", type=int, help="UDP port of lighthouses (default: 4242)")
     cmd.set_defaults(func=_init)
@@ -105,11 +121,19 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument("name")
     cmd.add_argument("--ip", help="overlay IP (default: the next free one)")
     cmd.add_argument("--groups", action="append", default=[], help="comma-separated groups (repeatable)")
-    cmd.add_argument("--lighthouse", action="append", default=[], metavar="ENDPOINT", help="make it a lighthouse reachable at HOST:PORT (repeatable)")
+    cmd.add_argument(
+        "--lighthouse",
+        action="append",
+        default=[],
+        metavar="ENDPOINT",
+        help="make it a lighthouse reachable at HOST:PORT (repeatable)",
+    )
     cmd.add_argument("--relay", action="store_true", help="let it relay for others")
     keys = cmd.add_mutually_exclusive_group()
     keys.add_argument("--bake-key", action="store_true", help="bake the private key into the binary")
-    keys.add_argument("--key-path", help="where the key lives on the host (default: /var/lib/cryptic-net/NETWORK/host.key)")
+    keys.add_argument(
+        "--key-path", help="where the key lives on the host (default: /var/lib/cryptic-net/NETWORK/host.key)"
+    )
     cmd.add_argument("--key-out", type=Path, help="where to write the key when not baked (outside the tree)")
     cmd.add_argument("--ca-crt", type=Path, required=True)
     cmd.add_argument("--ca-key", type=Path, required=True)

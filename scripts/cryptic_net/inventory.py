@@ -142,11 +142,26 @@ def schema_errors(doc: Document, schema: str) -> list[Diagnostic]:
                     expected = ", ".join(allowed)
                     found.append(doc.diag(child, f"unknown key (expected one of: {expected})", key=True))
             continue
-        if error.validator in {"anyOf", "oneOf"} and error.context:
-            error = best_match([error])  # noqa: PLW2901 (the most relevant branch's message)
-            path = _error_path(error)
-        found.append(doc.diag(path, error.message))
+        found.append(doc.diag(*_explain(error)))
     return found
+
+
+def _explain(error: ValidationError) -> tuple[str, str]:
+    """Path and message of a schema error, in the user's terms."""
+    if error.validator in {"anyOf", "oneOf"} and error.context:
+        # A problem inside one branch (e.g. `key.path` not absolute) is the one to report.
+        deeper = [e for e in error.context if len(e.absolute_path) > len(error.absolute_path)]
+        if deeper:
+            return _explain(best_match(deeper))
+    # Our schemas say in `x-message` what a value should look like: friendlier than a
+    # regular expression or "not valid under any of the given schemas".
+    custom = error.schema.get("x-message") if isinstance(error.schema, dict) else None
+    if custom and error.validator in {"pattern", "anyOf", "oneOf"}:
+        shown = isinstance(error.instance, (str, int)) and not isinstance(error.instance, bool)
+        return _error_path(error), f"{error.instance!r} {custom}" if shown else custom
+    if error.validator in {"anyOf", "oneOf"} and error.context:
+        return _explain(best_match(error.context))
+    return _error_path(error), error.message
 
 
 # --- paths -----------------------------------------------------------------------------
@@ -182,7 +197,9 @@ class _Collector:
     def load(self, path: Path, schema: str) -> Document | None:
         display = _display(self.root, path)
         if path.is_symlink() and not path.resolve().is_relative_to(self.root.resolve()):
-            self.errors.append(Diagnostic(display, 1, 1, "$", f"symlink points outside the inventory ({path.resolve()})"))
+            self.errors.append(
+                Diagnostic(display, 1, 1, "$", f"symlink points outside the inventory ({path.resolve()})")
+            )
             return None
         try:
             doc = load_file(display, path)
@@ -221,13 +238,17 @@ def _rule_errors(doc: Document, base: str, raw: dict[str, Any] | None) -> list[D
             if rule.get("host") == "any" and ("group" in rule or "groups" in rule):
                 # nebula#1511: `host: any` next to group matching silently matches everyone.
                 found.append(
-                    doc.diag(f"{at}.host", "'any' cannot be combined with group or groups (nebula#1511); drop one")
+                    doc.diag(
+                        f"{at}.host", "'any' cannot be combined with group or groups (nebula#1511); drop one"
+                    )
                 )
             port = rule.get("port")
             if isinstance(port, str) and "-" in port:
                 low, high = (int(p) for p in port.split("-"))
                 if not 1 <= low <= high <= 65535:
-                    found.append(doc.diag(f"{at}.port", f"{port!r} is not a range from low to high within 1-65535"))
+                    found.append(
+                        doc.diag(f"{at}.port", f"{port!r} is not a range from low to high within 1-65535")
+                    )
             elif isinstance(port, str) and port.isdigit() and not 1 <= int(port) <= 65535:
                 found.append(doc.diag(f"{at}.port", f"{port!r} is not a port within 1-65535"))
             if "cidr" in rule:
@@ -254,13 +275,17 @@ def _network(col: _Collector, root: Path) -> tuple[Network, Document] | None:
         ok = False
     else:
         if cidr.prefixlen > 30:
-            col.errors.append(doc.diag("$.cidr", "prefix must be /30 or shorter: the network needs room for hosts"))
+            col.errors.append(
+                doc.diag("$.cidr", "prefix must be /30 or shorter: the network needs room for hosts")
+            )
             ok = False
     for i, upstream in enumerate(raw.get("defaults", {}).get("dns_upstreams", [])):
         try:
             ipaddress.ip_address(upstream)
         except ValueError:
-            col.errors.append(doc.diag(f"$.defaults.dns_upstreams[{i}]", f"{upstream!r} is not an IP address"))
+            col.errors.append(
+                doc.diag(f"$.defaults.dns_upstreams[{i}]", f"{upstream!r} is not an IP address")
+            )
     rule_problems = _rule_errors(doc, "$.defaults.firewall", raw.get("defaults", {}).get("firewall"))
     col.errors += rule_problems
     ca = _inside(root, doc, "$.ca", root, raw["ca"])
@@ -292,12 +317,17 @@ def _host_file_errors(root: Path, col: _Collector) -> list[Path]:
     for path in sorted(hosts_dir.iterdir()):
         display = _display(root, path)
         if path.suffix == ".yaml":
-            col.errors.append(Diagnostic(display, 1, 1, "$", "host files must end in .yml (only *.yml are built)"))
+            col.errors.append(
+                Diagnostic(display, 1, 1, "$", "host files must end in .yml (only *.yml are built)")
+            )
         elif path.suffix == ".yml":
             if not HOSTNAME.match(path.stem):
                 col.errors.append(
                     Diagnostic(
-                        display, 1, 1, "$",
+                        display,
+                        1,
+                        1,
+                        "$",
                         f"host name {path.stem!r} (the file name) must be lowercase letters, digits and "
                         "hyphens, start with a letter, not end with a hyphen, at most 63 characters",
                     )
@@ -314,7 +344,9 @@ class _RawHost:
     ip: ipaddress.IPv4Address
 
 
-def _host_ip(col: _Collector, network: Network | None, name: str, doc: Document) -> ipaddress.IPv4Address | None:
+def _host_ip(
+    col: _Collector, network: Network | None, name: str, doc: Document
+) -> ipaddress.IPv4Address | None:
     try:
         ip = ipaddress.IPv4Address(doc.data["ip"])
     except ValueError as exc:
@@ -333,8 +365,14 @@ def _host_ip(col: _Collector, network: Network | None, name: str, doc: Document)
     return ip
 
 
-def _cert_checks(  # noqa: C901, PLR0913 (one list of rules, in the order the user meets them)
-    col: _Collector, root: Path, network: Network, ca_info: certs.CertInfo | None, raw: _RawHost, cert: Path, now: datetime
+def _cert_checks(  # noqa: C901, PLR0913, PLR0917 (one list of rules, in the order the user meets them)
+    col: _Collector,
+    root: Path,
+    network: Network,
+    ca_info: certs.CertInfo | None,
+    raw: _RawHost,
+    cert: Path,
+    now: datetime,
 ) -> None:
     doc = raw.doc
     at = "$.cert" if "cert" in doc.data else "$"
@@ -347,14 +385,22 @@ def _cert_checks(  # noqa: C901, PLR0913 (one list of rules, in the order the us
         col.errors.append(doc.diag(at, f"{_display(root, cert)} is a CA certificate, not a host certificate"))
         return
     if ca_info is not None and info.issuer != ca_info.fingerprint:
-        col.errors.append(doc.diag(at, f"{_display(root, cert)} is not signed by the network CA ({_display(root, network.ca)})"))
+        col.errors.append(
+            doc.diag(
+                at, f"{_display(root, cert)} is not signed by the network CA ({_display(root, network.ca)})"
+            )
+        )
         return
     if ca_info is not None:
         reason = certs.verify(network.ca, cert)
         if reason is not None and info.not_after > now:
-            col.errors.append(doc.diag(at, f"{_display(root, cert)} does not verify against the network CA: {reason}"))
+            col.errors.append(
+                doc.diag(at, f"{_display(root, cert)} does not verify against the network CA: {reason}")
+            )
     if info.name != raw.name:
-        col.errors.append(doc.diag(at, f"certificate name is {info.name!r}, expected {raw.name!r} (the file name)"))
+        col.errors.append(
+            doc.diag(at, f"certificate name is {info.name!r}, expected {raw.name!r} (the file name)")
+        )
     expected_net = f"{raw.ip}/{network.cidr.prefixlen}"
     if info.networks[:1] != (expected_net,):
         got = ", ".join(info.networks) or "none"
@@ -364,7 +410,8 @@ def _cert_checks(  # noqa: C901, PLR0913 (one list of rules, in the order the us
         col.errors.append(
             doc.diag(
                 "$.groups" if "groups" in doc.data else at,
-                f"certificate groups are [{', '.join(sorted(info.groups))}], the file says [{', '.join(yaml_groups)}]",
+                f"certificate groups are [{', '.join(sorted(info.groups))}], "
+                f"the file says [{', '.join(yaml_groups)}]",
             )
         )
     stamp = info.not_after.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -378,7 +425,9 @@ def _cert_checks(  # noqa: C901, PLR0913 (one list of rules, in the order the us
         col.errors.append(doc.diag(at, "certificate outlives the network CA"))
 
 
-def _ca_info(col: _Collector, root: Path, network: Network, doc: Document, now: datetime) -> certs.CertInfo | None:
+def _ca_info(
+    col: _Collector, root: Path, network: Network, doc: Document, now: datetime
+) -> certs.CertInfo | None:
     try:
         info = certs.cert_info(network.ca)
     except certs.CertError as exc:
@@ -415,8 +464,12 @@ def _scan_ca_keys(col: _Collector, root: Path) -> None:
                 line = data[: match.start()].count(b"\n") + 1
                 col.errors.append(
                     Diagnostic(
-                        _display(root, path), line, 1, "$",
-                        "a nebula CA private key must not be in the inventory: move it somewhere safe, outside this tree",
+                        _display(root, path),
+                        line,
+                        1,
+                        "$",
+                        "a nebula CA private key must not be in the inventory: "
+                        "move it somewhere safe, outside this tree",
                     )
                 )
 
@@ -430,16 +483,22 @@ def load_inventory(root: Path, now: datetime | None = None) -> Inventory:  # noq
     now = now or _now()
     col = _Collector(root)
     loaded = _network(col, root)
-    network, net_doc = loaded if loaded else (None, None)
+    network, net_doc = loaded or (None, None)
 
     raws: list[_RawHost] = []
+    # While a host file is unreadable, its name and groups are unknown: claims that something
+    # does not exist would be guesses, so those checks wait until every host file loads.
+    incomplete = False
     for path in _host_file_errors(root, col):
         doc = col.load(path, "host.schema.json")
         if doc is None:
+            incomplete = True
             continue
         col.errors += _rule_errors(doc, "$.firewall", doc.data.get("firewall"))
         ip = _host_ip(col, network, path.stem, doc)
-        if ip is not None:
+        if ip is None:
+            incomplete = True
+        else:
             raws.append(_RawHost(path.stem, doc, ip))
     _scan_ca_keys(col, root)
 
@@ -450,15 +509,19 @@ def load_inventory(root: Path, now: datetime | None = None) -> Inventory:  # noq
     names_taken: dict[str, str] = {r.name: r.name for r in raws}
     ips_taken: dict[ipaddress.IPv4Address, _RawHost] = {}
 
-    if net_doc is not None and not lighthouses and (root / "hosts").is_dir() and raws:
-        col.errors.append(net_doc.diag("$", "no host is a lighthouse: give one host `lighthouse: {endpoints: [...]}`"))
+    if net_doc is not None and not lighthouses and raws and not incomplete:
+        col.errors.append(
+            net_doc.diag("$", "no host is a lighthouse: give one host `lighthouse: {endpoints: [...]}`")
+        )
 
     for raw in raws:
         doc, data = raw.doc, raw.doc.data
         if raw.ip in ips_taken:
             first = ips_taken[raw.ip]
             line, col_ = first.doc.where("$.ip")
-            col.errors.append(doc.diag("$.ip", f"{raw.ip} is already used by {first.name} ({first.doc.file}:{line}:{col_})"))
+            col.errors.append(
+                doc.diag("$.ip", f"{raw.ip} is already used by {first.name} ({first.doc.file}:{line}:{col_})")
+            )
         else:
             ips_taken[raw.ip] = raw
         for i, alias in enumerate(data.get("aliases", [])):
@@ -471,31 +534,45 @@ def load_inventory(root: Path, now: datetime | None = None) -> Inventory:  # noq
         is_lighthouse = "lighthouse" in data
         if is_lighthouse:
             if "lighthouses" in data:
-                col.errors.append(doc.diag("$.lighthouses", "a lighthouse does not use other lighthouses; remove this list", key=True))
+                col.errors.append(
+                    doc.diag(
+                        "$.lighthouses",
+                        "a lighthouse does not use other lighthouses; remove this list",
+                        key=True,
+                    )
+                )
             if data.get("listen_port") == 0:
                 col.errors.append(doc.diag("$.listen_port", "a lighthouse needs a fixed port, not 0"))
             for i, endpoint in enumerate(data["lighthouse"]["endpoints"]):
                 port = int(endpoint.rsplit(":", 1)[1])
                 if not 1 <= port <= 65535:
-                    col.errors.append(doc.diag(f"$.lighthouse.endpoints[{i}]", f"port {port} is not within 1-65535"))
+                    col.errors.append(
+                        doc.diag(f"$.lighthouse.endpoints[{i}]", f"port {port} is not within 1-65535")
+                    )
         for i, name in enumerate(data.get("lighthouses", [])):
+            if name not in by_name and incomplete:
+                continue
             if name not in by_name:
                 col.errors.append(doc.diag(f"$.lighthouses[{i}]", f"no host named {name!r}"))
             elif name not in lighthouses:
                 col.errors.append(doc.diag(f"$.lighthouses[{i}]", f"{name!r} is not a lighthouse"))
         for i, name in enumerate(data.get("relays", [])):
+            if name not in by_name and incomplete:
+                continue
             if name == raw.name:
                 col.errors.append(doc.diag(f"$.relays[{i}]", "a host cannot be its own relay"))
             elif name not in by_name:
                 col.errors.append(doc.diag(f"$.relays[{i}]", f"no host named {name!r}"))
             elif name not in relays:
-                col.errors.append(doc.diag(f"$.relays[{i}]", f"{name!r} is not a relay (it needs `relay: true`)"))
+                col.errors.append(
+                    doc.diag(f"$.relays[{i}]", f"{name!r} is not a relay (it needs `relay: true`)")
+                )
 
     # Every group a rule names must exist on some host, or the rule can never match.
     rule_docs = [(r.doc, r.doc.data.get("firewall"), "$.firewall") for r in raws]
     if net_doc is not None:
         rule_docs.append((net_doc, net_doc.data.get("defaults", {}).get("firewall"), "$.defaults.firewall"))
-    for doc, fw, base in rule_docs:
+    for doc, fw, base in rule_docs if not incomplete else ():
         for direction in ("inbound", "outbound"):
             for i, rule in enumerate((fw or {}).get(direction, [])):
                 at = f"{base}.{direction}[{i}]"
@@ -510,8 +587,10 @@ def load_inventory(root: Path, now: datetime | None = None) -> Inventory:  # noq
         ca_info = _ca_info(col, root, network, net_doc, now)
         for raw in raws:
             doc, data = raw.doc, raw.doc.data
-            base = doc_dir = (root / "hosts")
-            cert = _inside(root, doc, "$.cert" if "cert" in data else "$", base, data.get("cert", f"{raw.name}.crt"))
+            hosts_dir = root / "hosts"
+            cert = _inside(
+                root, doc, "$.cert" if "cert" in data else "$", hosts_dir, data.get("cert", f"{raw.name}.crt")
+            )
             if isinstance(cert, Diagnostic):
                 col.errors.append(cert)
                 continue
@@ -520,12 +599,14 @@ def load_inventory(root: Path, now: datetime | None = None) -> Inventory:  # noq
             key_path: str | None = None
             key = data.get("key", {"path": f"{RUNTIME_KEY_DIR}/{network.name}/host.key"})
             if "file" in key:
-                found = _inside(root, doc, "$.key.file", doc_dir, key["file"])
+                found = _inside(root, doc, "$.key.file", hosts_dir, key["file"])
                 if isinstance(found, Diagnostic):
                     col.errors.append(found)
                     continue
                 if not HOST_KEY_BANNER.search(found.read_bytes()[:SCAN_MAX_FILE]):
-                    col.errors.append(doc.diag("$.key.file", f"{key['file']!r} is not a nebula host private key"))
+                    col.errors.append(
+                        doc.diag("$.key.file", f"{key['file']!r} is not a nebula host private key")
+                    )
                     continue
                 key_file = found
             else:

@@ -8,7 +8,6 @@ timestamps, a trailing newline.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,8 @@ import yaml
 from cryptic_net import __version__
 
 if TYPE_CHECKING:
+    import ipaddress
+
     from cryptic_net.inventory import Firewall, Host, Inventory
 
 NEBULA_CONFIG = "etc/nebula/nebula.yml"
@@ -110,7 +111,9 @@ def reverse_zones(cidr: ipaddress.IPv4Network) -> list[str]:
     """The in-addr.arpa zones that cover `cidr` exactly, at octet boundaries."""
     step = min(24, -(-cidr.prefixlen // 8) * 8)
     zones = []
-    for subnet in cidr.subnets(new_prefix=step) if step > cidr.prefixlen else [cidr.supernet(new_prefix=step)]:
+    for subnet in (
+        cidr.subnets(new_prefix=step) if step > cidr.prefixlen else [cidr.supernet(new_prefix=step)]
+    ):
         octets = str(subnet.network_address).split(".")[: step // 8]
         zones.append(".".join(reversed(octets)) + ".in-addr.arpa")
     return zones

@@ -22,7 +22,9 @@ SCHEMA_LINE = "# yaml-language-server: $schema={}\n"
 def _outside(root: Path, path: Path, what: str) -> Path:
     resolved = path.expanduser().resolve()
     if resolved.is_relative_to(root.resolve()):
-        raise UserError(f"{path}: the {what} must live outside the inventory ({root}), or it ends up in the Nix store")
+        raise UserError(
+            f"{path}: the {what} must live outside the inventory ({root}), or it ends up in the Nix store"
+        )
     return resolved
 
 
@@ -112,7 +114,10 @@ def init(opts: InitOptions) -> int:
         "your network: keep it offline or encrypted, back it up, never commit it.",
         file=sys.stderr,
     )
-    print(f"next: cryptic-net new-host NAME --lighthouse HOST:PORT --ca-crt {root / 'ca.crt'} --ca-key {ca_dir / 'ca.key'}")
+    print(
+        "next: cryptic-net new-host NAME --lighthouse HOST:PORT "
+        f"--ca-crt {root / 'ca.crt'} --ca-key {ca_dir / 'ca.key'}"
+    )
     return 0
 
 
@@ -132,7 +137,9 @@ class NewHostOptions:
     duration: str | None
 
 
-def _pick_ip(cidr: ipaddress.IPv4Network, taken: dict[ipaddress.IPv4Address, str], wanted: str | None) -> ipaddress.IPv4Address:
+def _pick_ip(
+    cidr: ipaddress.IPv4Network, taken: dict[ipaddress.IPv4Address, str], wanted: str | None
+) -> ipaddress.IPv4Address:
     if wanted is not None:
         try:
             ip = ipaddress.IPv4Address(wanted)
@@ -155,7 +162,7 @@ def _host_yaml(opts: NewHostOptions, root: Path, ip: ipaddress.IPv4Address, key_
     if opts.groups:
         out.append("groups: [" + ", ".join(opts.groups) + "]\n")
     if opts.lighthouse:
-        out.append("lighthouse:\n  endpoints:\n" + "".join(f"    - \"{e}\"\n" for e in opts.lighthouse))
+        out.append("lighthouse:\n  endpoints:\n" + "".join(f'    - "{e}"\n' for e in opts.lighthouse))
     if opts.relay:
         out.append("relay: true\n")
     out.append(f"cert: {opts.name}.crt\n")
@@ -163,11 +170,12 @@ def _host_yaml(opts: NewHostOptions, root: Path, ip: ipaddress.IPv4Address, key_
     return "".join(out)
 
 
-def new_host(opts: NewHostOptions) -> int:  # noqa: C901
+def new_host(opts: NewHostOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (checks, then one write)
     root = opts.root.absolute()
     if not HOSTNAME.match(opts.name):
         raise UserError(
-            f"{opts.name!r}: a host name is lowercase letters, digits and hyphens, starts with a letter, at most 63"
+            f"{opts.name!r}: a host name is lowercase letters, digits and hyphens, "
+            "starts with a letter, at most 63 characters"
         )
     yml = root / "hosts" / f"{opts.name}.yml"
     if yml.exists():
@@ -209,8 +217,14 @@ def new_host(opts: NewHostOptions) -> int:  # noqa: C901
     staging = Path(tempfile.mkdtemp(prefix=f".{opts.name}.", dir=root / "hosts"))
     try:
         certs.sign(
-            opts.ca_crt, ca_key, opts.name, f"{ip}/{network.cidr.prefixlen}", opts.groups,
-            staging / "host.crt", staging / "host.key", opts.duration,
+            opts.ca_crt,
+            ca_key,
+            opts.name,
+            f"{ip}/{network.cidr.prefixlen}",
+            opts.groups,
+            staging / "host.crt",
+            staging / "host.key",
+            opts.duration,
         )
         key_out.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(key_out, (staging / "host.key").read_bytes(), 0o600)

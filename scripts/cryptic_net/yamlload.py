@@ -80,7 +80,7 @@ class LoadError(Exception):
         super().__init__(str(diagnostic))
 
 
-def _at(file: str, mark: yaml.Mark | None, message: str, path: str = "$") -> LoadError:
+def _at(file: str, mark: Any, message: str, path: str = "$") -> LoadError:  # a yaml Mark, C or Python
     line, col = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     return LoadError(Diagnostic(file, line, col, path, message))
 

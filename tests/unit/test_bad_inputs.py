@@ -1,0 +1,91 @@
+"""The bad-input corpus: tests/bad/*.case, one hostile or mistaken input per file.
+
+A case file starts with header lines, then the content written to its target:
+  # target: PATH        file of the example inventory to replace or create
+  # expect: LINE        one expected stderr line (all of them, in order)
+  # symlink: DEST       make the target a symlink to DEST instead of writing content
+  # repeat: N           write the content N times (large files)
+`{CA_KEY_BANNER}` in the content stands for the banner of a nebula CA private key, which is
+never written literally in this repository.
+Every case must exit 2 with exactly the expected located lines, print no traceback, and write
+nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli, copy_inventory
+
+CORPUS = Path(__file__).resolve().parent.parent / "bad"
+CA_KEY_BANNER = "-----BEGIN NEBULA " + "ED25519 PRIVATE KEY-----"
+HEADER = re.compile(rb"^# (target|expect|symlink|repeat): ?(.*)$")
+
+
+@dataclass
+class Case:
+    target: str = ""
+    expect: list[str] = field(default_factory=list)
+    symlink: str | None = None
+    repeat: int = 1
+    content: bytes = b""
+
+
+def parse(path: Path) -> Case:
+    case = Case()
+    lines = path.read_bytes().splitlines(keepends=True)
+    body = 0
+    for body, line in enumerate(lines):  # noqa: B007 (body is the first content line)
+        match = HEADER.match(line.rstrip(b"\n"))
+        if not match:
+            break
+        key, value = match.group(1).decode(), match.group(2).decode()
+        if key == "expect":
+            case.expect.append(value)
+        elif key == "repeat":
+            case.repeat = int(value)
+        else:
+            setattr(case, key, value)
+    else:
+        body = len(lines)
+    case.content = b"".join(lines[body:]).replace(b"{CA_KEY_BANNER}", CA_KEY_BANNER.encode())
+    return case
+
+
+def apply(case: Case, root: Path) -> None:
+    target = root / case.target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.unlink(missing_ok=True)
+    if case.symlink is not None:
+        target.symlink_to(case.symlink)
+    else:
+        target.write_bytes(case.content * case.repeat)
+
+
+CASES = sorted(CORPUS.glob("*.case"))
+
+
+def test_corpus_is_large_enough() -> None:
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_bad_input(path: Path, tmp_path: Path) -> None:
+    case = parse(path)
+    assert case.target, f"{path.name}: no '# target:' header"
+    assert case.expect, f"{path.name}: no '# expect:' header"
+    root = copy_inventory(tmp_path / "inv")
+    apply(case, root)
+    out = tmp_path / "out"
+    result = cli("render", "alpha", "--root", root, "--out", out)
+    assert "Traceback" not in result.stderr
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.splitlines()
+    assert re.fullmatch(r"\d+ errors?", lines[-1]), lines
+    assert lines[:-1] == case.expect
+    assert not out.exists()
+    assert not any(p.name.startswith(".out") for p in tmp_path.iterdir())
