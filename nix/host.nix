@@ -1,0 +1,70 @@
+# The per-host builder: host name -> its AppImage, `$out/bin/cryptic-net-<host>`
+# (so `nix run .#host-<host>` works too). hosts/default.nix calls it once per
+# hosts/<host>.yml. The steps are nix/build-host.sh, which the offline tests
+# run as well.
+{
+  lib,
+  stdenvNoCC,
+  cryptic-net,
+  nebula,
+  dnsmasq,
+  pmux,
+  appimagetool,
+  appimage-runtime,
+  inventory,
+}:
+
+host:
+
+stdenvNoCC.mkDerivation {
+  pname = "cryptic-net-${host}";
+  inherit (cryptic-net) version;
+
+  src = inventory;
+
+  nativeBuildInputs = [
+    cryptic-net
+    appimagetool
+    # `cryptic-net appdir` runs `nebula-cert print -json` and
+    # `nebula-cert verify` from PATH: use the very binary that is shipped.
+    nebula
+  ];
+
+  dontConfigure = true;
+
+  buildPhase = ''
+    runHook preBuild
+
+    mkdir static-bin
+    install -m755 -t static-bin \
+      ${lib.getExe' nebula "nebula"} \
+      ${lib.getExe' nebula "nebula-cert"} \
+      ${lib.getExe' dnsmasq "dnsmasq"} \
+      ${lib.getExe' pmux "pmux"}
+
+    sh ${./build-host.sh} ${lib.escapeShellArg host} . static-bin \
+      ${appimage-runtime}/runtime "$out/bin/cryptic-net-${host}"
+
+    runHook postBuild
+  '';
+
+  dontInstall = true;
+
+  # The AppImage is finished by appimagetool: no strip, no patchelf (either
+  # would corrupt the squashfs appended to the runtime).
+  dontFixup = true;
+
+  # Requirement 2 of the seed, enforced by Nix itself: the output may not
+  # refer to any store path. (The `static` check also looks inside the
+  # compressed image, which this scan cannot.)
+  allowedReferences = [ ];
+
+  passthru = { inherit host; };
+
+  meta = {
+    description = "cryptic-net for host ${host}: nebula, dnsmasq and pmux with its configuration, in one static AppImage";
+    mainProgram = "cryptic-net-${host}";
+    # appimagetool (a prebuilt release) exists for x86_64 only.
+    inherit (appimagetool.meta) platforms;
+  };
+}

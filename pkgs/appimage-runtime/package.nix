@@ -1,0 +1,141 @@
+# The static AppImage type-2 runtime (AppImage/type2-runtime 20251108), built
+# from source. Call this with `pkgsStatic.callPackage`: fuse3, squashfuse,
+# zstd, zlib, xz, lz4 and lzo then come as static (musl) libraries.
+#
+# Why: appimagetool release 10 embeds the classic runtime, which dlopens
+# libfuse.so.2 on the target host. This one links libfuse 3 statically, so the
+# AppImage needs nothing from the host (requirement 2 of the seed); as root it
+# mounts with mount(2) directly, and `--appimage-extract-and-run` needs no FUSE
+# at all.
+#
+# Upstream builds on Alpine with clang (src/runtime/Makefile,
+# scripts/build-runtime.sh, scripts/common/install-dependencies.sh). This is the
+# same compile and link, read from those files, with these differences:
+# - libfuse: nixpkgs' fuse3 instead of a 3.15.0 tarball (whose hash we do not
+#   have). Upstream's patches/libfuse/mount.c.diff is left out: it makes
+#   libfuse exec only $FUSERMOUNT_PROG, and ralismark/nix-appimage reports it
+#   fails ("failed to exec fusermount: Permission denied"). Without it,
+#   non-root mounts need fusermount3 from the host's PATH; cryptic-net runs as
+#   root, where libfuse mounts without fusermount.
+# - nixpkgs' fuse3 rewrites "/bin/mount" and "/bin/umount" in lib/mount_util.c
+#   to store paths of util-linux; they are put back, or the runtime (and so
+#   every AppImage) would contain /nix/store strings.
+# - squashfuse: nixpkgs' version, with its private headers installed (the
+#   runtime includes <squashfuse/fuseprivate.h>), as upstream does by hand.
+#   nixpkgs builds squashfuse with xz, lz4 and lzo as well, hence -llzma
+#   -llz4 -llzo2 (as in ralismark/nix-appimage).
+# - no -lmimalloc: upstream links Alpine's mimalloc only as a faster malloc;
+#   the runtime does not call it.
+# - gcc (stdenv) instead of clang; no -Werror, so that a new compiler warning
+#   does not break the build; -static without -static-pie (no dynamic section
+#   at all).
+# - the version string upstream's CI writes into src/runtime/version is set to
+#   the same form, for the pinned commit.
+{
+  lib,
+  stdenv,
+  fetchFromGitHub,
+  pkg-config,
+  fuse3,
+  squashfuse,
+  zstd,
+  zlib,
+  xz,
+  lz4,
+  lzo,
+}:
+
+let
+  rev = "dd6cebedcbddde9c82f89b011e8e1d40b6e43868"; # tag 20251108
+
+  fuse3' = fuse3.overrideAttrs (old: {
+    preConfigure = (old.preConfigure or "") + ''
+      sed -i -E 's|"'"$NIX_STORE"'/[^"]*/bin/(u?mount)"|"/bin/\1"|g' lib/mount_util.c
+      if grep -n "$NIX_STORE" lib/mount_util.c; then
+        echo "a store path is still compiled into libfuse's mount_util.c" >&2
+        exit 1
+      fi
+    '';
+  });
+
+  squashfuse' = (squashfuse.override { fuse3 = fuse3'; }).overrideAttrs (old: {
+    postInstall = (old.postInstall or "") + ''
+      install -m644 -t "$out/include/squashfuse" ./*.h
+    '';
+  });
+in
+stdenv.mkDerivation {
+  pname = "appimage-type2-runtime";
+  version = "20251108";
+
+  # `nix hash path` of `git archive` of commit dd6cebe (tag 20251108); the same
+  # method reproduces the hash ralismark/nix-appimage pins for an older
+  # revision. From shared/FACTS.md.
+  src = fetchFromGitHub {
+    owner = "AppImage";
+    repo = "type2-runtime";
+    inherit rev;
+    hash = "sha256-8Ap9P0p0ZQgaIGBHzzmh6wOcIGoBT17Zyap8dnyvvZM=";
+  };
+
+  nativeBuildInputs = [ pkg-config ];
+  buildInputs = [
+    fuse3'
+    squashfuse'
+    zstd
+    zlib
+    xz
+    lz4
+    lzo
+  ];
+
+  # A plain static executable: no PIE, hence no dynamic section.
+  hardeningDisable = [ "pie" ];
+
+  dontConfigure = true;
+
+  buildPhase = ''
+    runHook preBuild
+
+    cd src/runtime
+    $CC -std=gnu99 -Os -D_FILE_OFFSET_BITS=64 \
+      -DGIT_COMMIT='"https://github.com/AppImage/type2-runtime/commit/${builtins.substring 0 7 rev}"' \
+      -T data_sections.ld -ffunction-sections -fdata-sections -Wl,--gc-sections \
+      -static -Wall \
+      -I${lib.getDev squashfuse'}/include/squashfuse \
+      $($PKG_CONFIG --cflags fuse3) \
+      runtime.c \
+      -Wl,--start-group \
+      -lsquashfuse -lsquashfuse_ll -lfuse3 -lzstd -lz -llzma -llz4 -llzo2 \
+      -Wl,--end-group \
+      -o runtime
+
+    # As upstream: strip first, then write the type-2 magic "AI\x02" at byte 8
+    # (objcopy/strip would not keep it). Sections .appimage, .static,
+    # .digest_md5, .upd_info, .sha256_sig and .sig_key are allocated, so
+    # strip keeps them; appimagetool fills some of them in.
+    $STRIP --strip-debug --strip-unneeded runtime
+    printf 'AI\002' | dd of=runtime bs=1 count=3 seek=8 conv=notrunc status=none
+
+    runHook postBuild
+  '';
+
+  installPhase = ''
+    runHook preInstall
+    install -Dm755 runtime "$out/runtime"
+    runHook postInstall
+  '';
+
+  # The file is finished: no patchelf, no second strip, no shebang rewriting.
+  dontFixup = true;
+
+  meta = {
+    description = "Static AppImage type-2 runtime (libfuse 3 and squashfuse linked in)";
+    homepage = "https://github.com/AppImage/type2-runtime";
+    license = lib.licenses.mit;
+    platforms = [
+      "x86_64-linux"
+      "aarch64-linux"
+    ];
+  };
+}
