@@ -6,6 +6,7 @@ is left. Each mode (FUSE mount, --appimage-extract-and-run) gets fresh hosts.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import subprocess
@@ -31,6 +32,7 @@ from conftest import (
     sigkill_wait,
     start,
     stop,
+    supervisor_pid,
 )
 
 import netns
@@ -199,6 +201,18 @@ def test_second_instance_is_refused(net: Net, builds: dict[str, Build], session_
     assert ping("alpha", "beta")
 
 
+def test_pmux_survives_sighup(net: Net) -> None:
+    # pmux dies on SIGHUP and orphans its children; AppRun starts it with SIGHUP ignored.
+    pid = supervisor_pid(net.hosts["alpha"])
+    status = Path(f"/proc/{pid}/status").read_text()
+    sig_ign = int(re.search(r"^SigIgn:\s*([0-9a-f]+)$", status, re.MULTILINE).group(1), 16)  # type: ignore[union-attr]
+    assert sig_ign & (1 << (signal.SIGHUP - 1)), f"SIGHUP not ignored by {pid}"
+    os.kill(pid, signal.SIGHUP)
+    time.sleep(0.5)
+    assert Path(f"/proc/{pid}").exists()
+    assert ping("alpha", "beta")
+
+
 def test_pmux_restarts_killed_processes(net: Net, pmux: Pmux) -> None:
     if not pmux.real:
         pytest.skip(f"restart needs the real pmux: {pmux.why}")
@@ -207,7 +221,7 @@ def test_pmux_restarts_killed_processes(net: Net, pmux: Pmux) -> None:
         old = pids_named("alpha", name)
         assert len(old) == 1, f"{name}: {old}"
         t0 = time.monotonic()
-        netns.os.kill(old[0], signal.SIGKILL)
+        os.kill(old[0], signal.SIGKILL)
         netns.wait_until(
             f"{name} restarted",
             lambda n=name, o=old: (new := pids_named("alpha", n)) and new != o,
