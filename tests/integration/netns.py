@@ -8,13 +8,16 @@ Every name carries the `cnt-` prefix; `cleanup()` removes whatever a crashed run
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
 
 PREFIX = "cnt-"
 BRIDGE_NS = PREFIX + "br"
@@ -25,11 +28,19 @@ T = TypeVar("T")
 
 
 def run(
-    argv: Sequence[str], *, check: bool = True, timeout: float = 30,
+    argv: Sequence[str],
+    *,
+    check: bool = True,
+    timeout: float = 30,
     env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        list(argv), check=check, capture_output=True, text=True, timeout=timeout, env=env,
+        list(argv),
+        check=check,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
         stdin=subprocess.DEVNULL,
     )
 
@@ -65,7 +76,7 @@ def _fuse_mounts() -> list[str]:
     mounts = []
     for line in Path("/proc/mounts").read_text().splitlines():
         fields = line.split()
-        if len(fields) > 2 and MOUNT_MARK in fields[1] and "fuse" in fields[2]:  # noqa: PLR2004
+        if len(fields) > 2 and MOUNT_MARK in fields[1] and "fuse" in fields[2]:
             mounts.append(fields[1])
     return mounts
 
@@ -77,10 +88,8 @@ def kill_all(name: str) -> None:
         if not pids:
             return
         for pid in pids:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         time.sleep(0.2)
 
 
@@ -111,8 +120,23 @@ class Lab:
             ns = ns_name(host)
             port = f"p{i}"
             run(["ip", "netns", "add", ns])
-            run(["ip", "-n", BRIDGE_NS, "link", "add", port, "type", "veth",
-                 "peer", "name", "eth0", "netns", ns])
+            run(
+                [
+                    "ip",
+                    "-n",
+                    BRIDGE_NS,
+                    "link",
+                    "add",
+                    port,
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    "eth0",
+                    "netns",
+                    ns,
+                ]
+            )
             run(["ip", "-n", BRIDGE_NS, "link", "set", port, "master", "br0", "up"])
             run(["ip", "-n", ns, "link", "set", "lo", "up"])
             run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", "eth0"])

@@ -4,7 +4,7 @@ It runs the processes of a pmux.yml the way pmux a451ee6 does (pmuxlib/proc.go):
 - `cmd` with `args`, environment = ours plus `env`, working directory `dir` or ours;
 - each child in its own process group (Setpgid), so a signal to us is not a signal to them;
 - SIGINT or SIGTERM to us: SIGINT to every child's group, SIGKILL after `sigKillWait`;
-- every output line goes to our stdout/stderr as `name › line` (pmux's separators);
+- every output line goes to our stdout/stderr as `name SEP line` (pmux's separators);
 - a child that exits on its own is restarted after max(minWait, ...) (simplified backoff).
 
 The integration tests never use it to claim pmux's supervision works: restart and merged
@@ -14,6 +14,7 @@ the tests' own interpreter in the shebang (it needs pyyaml).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -26,6 +27,8 @@ from typing import Any
 
 import yaml
 
+# pmux's separators (pmuxlib/logger.go): stdout, stderr, pmux's own messages.
+SEP_OUT, SEP_ERR, SEP_SYS = "\u203a", "\u00bb", "~"
 _UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
@@ -70,40 +73,45 @@ class Proc:
 
     def run(self) -> None:
         wait = 0.0
-        self.log(sys.stderr, "~", "starting process")
+        self.log(sys.stderr, SEP_SYS, "starting process")
         while not self.stop.is_set():
             started = time.monotonic()
             try:
-                self.child = subprocess.Popen(  # noqa: S603
-                    self.cmd, cwd=self.dir, env=self.env, process_group=0,
-                    stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                self.child = subprocess.Popen(
+                    self.cmd,
+                    cwd=self.dir,
+                    env=self.env,
+                    process_group=0,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
                 )
             except OSError as e:
-                self.log(sys.stderr, "~", f"exited: starting process: {e}")
+                self.log(sys.stderr, SEP_SYS, f"exited: starting process: {e}")
             else:
                 pumps = [
-                    threading.Thread(target=self.pump, args=(self.child.stdout, sys.stdout, "›")),
-                    threading.Thread(target=self.pump, args=(self.child.stderr, sys.stderr, "»")),
+                    threading.Thread(target=self.pump, args=(self.child.stdout, sys.stdout, SEP_OUT)),
+                    threading.Thread(target=self.pump, args=(self.child.stderr, sys.stderr, SEP_ERR)),
                 ]
                 for t in pumps:
                     t.start()
                 code = self.child.wait()
                 for t in pumps:
                     t.join()
-                self.log(sys.stderr, "~", f"exit code: {code}")
+                self.log(sys.stderr, SEP_SYS, f"exit code: {code}")
             if self.stop.is_set():
                 break
             took = time.monotonic() - started
             wait = min(max(wait * 2 - took, self.min_wait), self.max_wait)
-            self.log(sys.stderr, "~", f"will restart process in {wait:.3f}s")
+            self.log(sys.stderr, SEP_SYS, f"will restart process in {wait:.3f}s")
             self.stop.wait(wait)
-        self.log(sys.stderr, "~", "stopped process handler")
+        self.log(sys.stderr, SEP_SYS, "stopped process handler")
 
     def terminate(self) -> None:
         child = self.child
         if child is None or child.poll() is not None:
             return
-        self.log(sys.stderr, "~", "sending interrupt signal")
+        self.log(sys.stderr, SEP_SYS, "sending interrupt signal")
         try:
             os.killpg(child.pid, signal.SIGINT)
         except ProcessLookupError:
@@ -111,16 +119,14 @@ class Proc:
         try:
             child.wait(self.kill_wait)
         except subprocess.TimeoutExpired:
-            self.log(sys.stderr, "~", "sending killed signal")
-            try:
+            self.log(sys.stderr, SEP_SYS, "sending killed signal")
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str]) -> int:  # noqa: C901 (one flat sequence; splitting hides the order)
     cfg_path = "./pmux.yml"
-    if len(argv) == 2 and argv[0] == "-c":  # noqa: PLR2004
+    if len(argv) == 2 and argv[0] == "-c":
         cfg_path = argv[1]
     elif argv:
         sys.exit("usage: pmux [-c pmux.yml]")

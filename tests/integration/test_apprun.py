@@ -10,11 +10,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from conftest import Build, world_readable_copy
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
 
 pytestmark = [pytest.mark.root, pytest.mark.integration]
 
@@ -34,16 +37,26 @@ def lock_dir(tmp_path: Path) -> Path:
 
 
 def apprun(
-    appdir: Path, *args: str, lock_dir: Path | None = None, prefix: tuple[str, ...] = (),
-    env: dict[str, str] | None = None, cwd: Path | None = None,
+    appdir: Path,
+    *args: str,
+    lock_dir: Path | None = None,
+    prefix: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if k not in ("APPDIR", "ARGV0")}
     if lock_dir is not None:
         full_env["CRYPTIC_NET_LOCK_DIR"] = str(lock_dir)
     full_env.update(env or {})
     return subprocess.run(
-        [*prefix, str(appdir / "AppRun"), *args], capture_output=True, text=True, timeout=60,
-        env=full_env, cwd=cwd, stdin=subprocess.DEVNULL, check=False,
+        [*prefix, str(appdir / "AppRun"), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=full_env,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        check=False,
     )
 
 
@@ -93,8 +106,17 @@ def test_not_root_is_refused(builds: dict[str, Build], lock_dir: Path) -> None:
 
 def test_missing_tun_is_refused(appdir: Path, lock_dir: Path) -> None:
     # Hide /dev/net/tun in a private mount namespace only.
-    hide = ("unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
-            'mount -t tmpfs none /dev/net && exec "$@"', "hide-tun")
+    hide = (
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        'mount -t tmpfs none /dev/net && exec "$@"',
+        "hide-tun",
+    )
     r = apprun(appdir, "run", lock_dir=lock_dir, prefix=hide)
     assert r.returncode == 5, r.stderr
     assert "/dev/net/tun is missing or not usable" in r.stderr
@@ -175,7 +197,10 @@ def test_check_reports_port_53_taken(appdir: Path, lock_dir: Path) -> None:
     )
     r = subprocess.run(
         ["unshare", "--net", "--", sys.executable, "-c", code, str(appdir / "AppRun"), "check"],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
         env={**os.environ, "CRYPTIC_NET_LOCK_DIR": str(lock_dir)},
     )
     assert r.returncode == 8, r.stdout + r.stderr
@@ -185,8 +210,12 @@ def test_check_reports_port_53_taken(appdir: Path, lock_dir: Path) -> None:
 
 def test_check_passes_on_a_good_appdir(appdir: Path, lock_dir: Path) -> None:
     r = subprocess.run(
-        ["unshare", "--net", "--", str(appdir / "AppRun"), "check"], capture_output=True,
-        text=True, timeout=60, check=False, env={**os.environ, "CRYPTIC_NET_LOCK_DIR": str(lock_dir)},
+        ["unshare", "--net", "--", str(appdir / "AppRun"), "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, "CRYPTIC_NET_LOCK_DIR": str(lock_dir)},
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.splitlines()[-1] == "all checks passed"

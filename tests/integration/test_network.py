@@ -6,16 +6,18 @@ is left. Each mode (FUSE mount, --appimage-extract-and-run) gets fresh hosts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import netns
 import pytest
 import yaml
 from conftest import (
@@ -35,15 +37,12 @@ from conftest import (
     supervisor_pid,
 )
 
-import netns
+if TYPE_CHECKING:
+    from collections.abc import Iterator
 
 pytestmark = [pytest.mark.root, pytest.mark.integration]
 
-FQDNS = {
-    f"{name}.{DOMAIN}": OVERLAY[host]
-    for host in OVERLAY
-    for name in [host, *ALIASES.get(host, [])]
-}
+FQDNS = {f"{name}.{DOMAIN}": OVERLAY[host] for host in OVERLAY for name in [host, *ALIASES.get(host, [])]}
 
 
 @dataclass
@@ -95,10 +94,8 @@ def net(
         yield Net(mode, running, checks)
     finally:
         for r in running.values():
-            try:
+            with contextlib.suppress(OSError, AssertionError, subprocess.SubprocessError):
                 stop(r)
-            except (OSError, AssertionError, subprocess.SubprocessError):
-                pass
         for host in builds:
             netns.kill_all(netns.ns_name(host))
 
@@ -121,7 +118,9 @@ def test_ping_both_ways_through_the_lighthouse(net: Net, builds: dict[str, Build
 
 def test_every_name_resolves_on_every_host(net: Net) -> None:
     for host in OVERLAY:
-        netns.wait_until(f"dnsmasq on {host}", lambda h=host: dig_short(h, f"{h}.{DOMAIN}"), timeout=15, interval=0.2)
+        netns.wait_until(
+            f"dnsmasq on {host}", lambda h=host: dig_short(h, f"{h}.{DOMAIN}"), timeout=15, interval=0.2
+        )
         for fqdn, ip in FQDNS.items():
             assert dig_short(host, fqdn, "A") == ip, f"{fqdn} A on {host}"
         for owner, ip in OVERLAY.items():
@@ -172,7 +171,9 @@ def test_firewall_drops_what_it_does_not_allow(net: Net) -> None:
     netns.wait_until("alpha -> beta tunnel", lambda: ping("alpha", "beta"), timeout=20, interval=0.2)
     listener = subprocess.Popen(
         netns.ns_exec("beta", [sys.executable, "-c", LISTENER]),
-        stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert listener.stdout is not None
@@ -229,12 +230,15 @@ def test_pmux_restarts_killed_processes(net: Net, pmux: Pmux) -> None:
         )
         left = max(0.5, 5 - (time.monotonic() - t0))
         if name == "nebula":
-            netns.wait_until("ping after nebula restart", lambda: ping("alpha", "beta"), timeout=left, interval=0.1)
+            netns.wait_until(
+                "ping after nebula restart", lambda: ping("alpha", "beta"), timeout=left, interval=0.1
+            )
         else:
             netns.wait_until(
                 "DNS after dnsmasq restart",
                 lambda: dig_short("alpha", f"www.{DOMAIN}") == OVERLAY["beta"],
-                timeout=left, interval=0.1,
+                timeout=left,
+                interval=0.1,
             )
         assert time.monotonic() - t0 <= 5.5, f"{name} back after {time.monotonic() - t0:.2f}s"
 
@@ -244,10 +248,14 @@ def test_pmux_merges_both_logs(net: Net, pmux: Pmux) -> None:
         pytest.skip(f"merged log is pmux's job: {pmux.why}")
     log = net.hosts["alpha"].log_text()
     for name in ("nebula", "dnsmasq"):
-        assert re.search(rf"^(?:\S+ [›»~] )?{name}\s+[›»] \S", log, re.MULTILINE), f"no {name} lines in:\n{log[:2000]}"
+        assert re.search(rf"^(?:\S+ [\u203a\u00bb~] )?{name}\s+[\u203a\u00bb] \S", log, re.MULTILINE), (
+            f"no {name} lines in:\n{log[:2000]}"
+        )
 
 
-def test_sigterm_stops_everything(net: Net, builds: dict[str, Build], lab: netns.Lab, session_dir: Path) -> None:
+def test_sigterm_stops_everything(
+    net: Net, builds: dict[str, Build], lab: netns.Lab, session_dir: Path
+) -> None:
     for host, r in net.hosts.items():
         limit = sigkill_wait(builds[host]) + 1
         t0 = time.monotonic()

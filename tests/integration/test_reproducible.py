@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import appimagetool
 import pytest
 from conftest import REPO
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = [pytest.mark.root, pytest.mark.integration]
 
@@ -21,9 +24,22 @@ def test_same_appdir_twice_gives_identical_bytes(bin_dir: Path, tmp_path: Path) 
     for i in range(2):
         appdir = tmp_path / f"appdir{i}"
         subprocess.run(
-            [sys.executable, "-m", "cryptic_net", "appdir", "beta", "--root", str(REPO),
-             "--bin-dir", str(bin_dir), "--out", str(appdir)],
-            check=True, cwd=REPO, env={**os.environ, "SOURCE_DATE_EPOCH": "1"},
+            [
+                sys.executable,
+                "-m",
+                "cryptic_net",
+                "appdir",
+                "beta",
+                "--root",
+                str(REPO),
+                "--bin-dir",
+                str(bin_dir),
+                "--out",
+                str(appdir),
+            ],
+            check=True,
+            cwd=REPO,
+            env={**os.environ, "SOURCE_DATE_EPOCH": "1"},
         )
         image = appimagetool.build(appdir, tmp_path / f"beta{i}.AppImage")
         digests.append(hashlib.sha256(image.read_bytes()).hexdigest())
