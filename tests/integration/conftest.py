@@ -56,12 +56,22 @@ def _need_root() -> None:
         pytest.skip("integration tests need root (network namespaces, tun, FUSE)")
 
 
+_MODE_LINES: list[str] = []
+
+
 def _say(config: pytest.Config, line: str) -> None:
+    """Tell the user now (past output capture) and again in the final summary."""
+    _MODE_LINES.append(line)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(line)
-    else:
-        print(line, file=sys.stderr)
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capman is not None:
+        with capman.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    for line in _MODE_LINES:
+        terminalreporter.write_line(line)
 
 
 @dataclass(frozen=True)
