@@ -43,8 +43,8 @@ fromNixBundle.overrideAttrs (old: {
   pname = "appimagetool";
   version = "10";
 
-  # nix-bundle pins `sha256 = "03zbiblj8a1yk1xsb5snxi4ckwn3diyldg1jh5hdjjhsmpw652ig"`
-  # (base32); this is the same hash in SRI form, from
+  # nix-bundle pins the base32 sha256 03zbiblj8a1yk1xsb5snxi4ckwn3diyldg1jh5hdjjhsmpw652ig;
+  # this is the same hash in SRI form, from
   # `nix hash to-sri --type sha256 03zbiblj8a1yk1xsb5snxi4ckwn3diyldg1jh5hdjjhsmpw652ig`.
   src = fetchurl {
     urls = [

@@ -1,0 +1,201 @@
+"""The per-host build, outside Nix: nix/build-host.sh is the file nix/host.nix runs.
+
+The inventory is copied from exactly the file list the Nix source filter uses
+(nix/inventory-files.nix), so a file the glue reads but the filter leaves out fails here, offline.
+Debian's nebula, nebula-cert and dnsmasq stand in for the static builds, and appimagetool is a
+recording stub (the real one is a Nix build; the integration tests pack real AppImages).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.nix.nixtools import REPO, instantiate_eval
+
+pytestmark = pytest.mark.nix
+
+# What Nix's stdenv exports in every build (1980-01-01), which `cryptic-net appdir` stamps.
+NIX_SOURCE_DATE_EPOCH = 315532800
+RUNTIME_BYTES = b"\x7fELF stand-in runtime\n"
+
+RECORDING_APPIMAGETOOL = """\
+#!{python}
+import json, os, sys
+args = sys.argv[1:]
+runtime = args[args.index("--runtime-file") + 1]
+with open(runtime, "rb") as f:
+    runtime_bytes = f.read()
+with open(os.environ["RECORD"], "w") as f:
+    json.dump({{"args": args, "ARCH": os.environ.get("ARCH"), "cwd": os.getcwd()}}, f)
+with open(args[-1], "wb") as f:
+    f.write(runtime_bytes)
+"""
+
+
+def hosts() -> list[str]:
+    names = instantiate_eval("builtins.attrNames (import ./hosts { buildHost = h: h; })", REPO)
+    return [n.removeprefix("host-") for n in names]
+
+
+def inventory_copy(dest: Path) -> Path:
+    spec = instantiate_eval("import ./nix/inventory-files.nix", REPO)
+    for rel in spec["files"]:
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / rel, target)
+    for rel in spec["optional"]:
+        if (REPO / rel).exists():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / rel, dest / rel)
+    hosts_dir = REPO / spec["hostsDir"]
+    for path in sorted(hosts_dir.rglob("*")):
+        if path.is_file() and path.suffix.lstrip(".") in spec["hostExtensions"]:
+            target = dest / path.relative_to(REPO)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+    return dest
+
+
+def tool(name: str) -> Path:
+    found = shutil.which(name, path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
+    if found is None:
+        pytest.fail(f"{name} not found (Debian packages nebula and dnsmasq-base; tests/run installs them)")
+    return Path(found)
+
+
+def bin_dir(dest: Path) -> Path:
+    dest.mkdir()
+    for name in ("nebula", "nebula-cert", "dnsmasq"):
+        shutil.copy2(tool(name), dest / name)
+    pmux = os.environ.get("CRYPTIC_NET_PMUX")
+    if pmux:
+        shutil.copy2(pmux, dest / "pmux")
+    else:
+        # appdir only copies pmux; nothing here runs it.
+        (dest / "pmux").write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+        (dest / "pmux").chmod(0o755)
+    return dest
+
+
+def tools_dir(dest: Path) -> Path:
+    """cryptic-net (this interpreter's glue) and the recording appimagetool, first on PATH."""
+    dest.mkdir()
+    glue = dest / "cryptic-net"
+    glue.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cryptic_net "$@"\n', encoding="utf-8")
+    tool_stub = dest / "appimagetool"
+    tool_stub.write_text(RECORDING_APPIMAGETOOL.format(python=sys.executable), encoding="utf-8")
+    for path in (glue, tool_stub):
+        path.chmod(0o755)
+    return dest
+
+
+def build(tmp: Path, host: str, root: Path | None = None) -> tuple[Path, dict, Path]:
+    tmp.mkdir(parents=True)
+    root = root or inventory_copy(tmp / "src")
+    bins = bin_dir(tmp / "static-bin")
+    tools = tools_dir(tmp / "tools")
+    runtime = tmp / "runtime"
+    runtime.write_bytes(RUNTIME_BYTES)
+    work = tmp / "work"
+    work.mkdir()
+    out = tmp / "out" / "bin" / f"cryptic-net-{host}"
+    record = tmp / "record.json"
+    env = {
+        **os.environ,
+        "PATH": f"{tools}:{os.environ.get('PATH', '')}",
+        "SOURCE_DATE_EPOCH": str(NIX_SOURCE_DATE_EPOCH),
+        "RECORD": str(record),
+    }
+    env.pop("ARCH", None)
+    proc = subprocess.run(
+        ["sh", str(REPO / "nix" / "build-host.sh"), host, str(root), str(bins), str(runtime), str(out)],
+        cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert out.read_bytes() == RUNTIME_BYTES
+    return work / "AppDir", json.loads(record.read_text(encoding="utf-8")), bins
+
+
+def tree(root: Path) -> dict[str, tuple[str, int, int, bytes]]:
+    result = {}
+    for path in sorted(root.rglob("*")):
+        st = path.lstat()
+        kind = "d" if path.is_dir() else "l" if path.is_symlink() else "f"
+        data = path.read_bytes() if kind == "f" else b""
+        result[path.relative_to(root).as_posix()] = (kind, stat.S_IMODE(st.st_mode), int(st.st_mtime), data)
+    return result
+
+
+def test_example_hosts_are_discovered() -> None:
+    assert {"lighthouse", "alpha", "beta"} <= set(hosts())
+
+
+def test_host_nix_runs_this_script() -> None:
+    text = (REPO / "nix" / "host.nix").read_text(encoding="utf-8")
+    assert "${./build-host.sh}" in text
+    assert '"$out/bin/cryptic-net-${host}"' in text
+
+
+@pytest.mark.parametrize("host", hosts())
+def test_build_host(tmp_path: Path, host: str) -> None:
+    appdir, record, bins = build(tmp_path / "b", host)
+
+    # appimagetool gets exactly: the static runtime, the AppDir, the output; ARCH set.
+    assert record["ARCH"] == "x86_64"
+    assert record["args"] == [
+        "--runtime-file", str(tmp_path / "b" / "runtime"), "AppDir",
+        str(tmp_path / "b" / "out" / "bin" / f"cryptic-net-{host}"),
+    ]
+
+    files = tree(appdir)
+    for name in ("AppRun", "cryptic-net.desktop", "cryptic-net.png"):
+        assert files[name][0] == "f"
+    for name in ("nebula", "nebula-cert", "dnsmasq", "pmux"):
+        kind, mode, _, data = files[f"bin/{name}"]
+        assert (kind, mode) == ("f", 0o755)
+        assert data == (bins / name).read_bytes()
+    for rel in ("etc/nebula/nebula.yml", "etc/nebula/ca.crt", "etc/nebula/host.crt",
+                "etc/dnsmasq/dnsmasq.conf", "etc/dnsmasq/hosts", "etc/pmux.yml",
+                "etc/cryptic-net/host.env"):
+        assert files[rel][0] == "f", rel
+    # Every time stamp is Nix's SOURCE_DATE_EPOCH: mksquashfs then has nothing else to record.
+    assert {mtime for _, _, mtime, _ in files.values()} == {NIX_SOURCE_DATE_EPOCH}
+    env_text = files["etc/cryptic-net/host.env"][3].decode()
+    assert f"CRYPTIC_NET_HOST='{host}'" in env_text
+
+
+@pytest.mark.parametrize("host", hosts())
+def test_appdir_etc_is_what_render_writes(tmp_path: Path, host: str) -> None:
+    appdir, _, _ = build(tmp_path / "b", host)
+    rendered = tmp_path / "rendered"
+    proc = subprocess.run(
+        [sys.executable, "-m", "cryptic_net", "render", host, "--root", str(tmp_path / "b" / "src"),
+         "--out", str(rendered)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    ours = {k: v[3] for k, v in tree(appdir / "etc").items() if v[0] == "f"}
+    theirs = {k: v[3] for k, v in tree(rendered / "etc").items() if v[0] == "f"}
+    assert ours == theirs
+
+
+def test_same_inputs_same_appdir_wherever_built(tmp_path: Path) -> None:
+    """Two builds from two copies of the inventory in different directories: same tree."""
+    first, _, _ = build(tmp_path / "one", "alpha")
+    second, _, _ = build(tmp_path / "two" / "deeper", "alpha")
+    assert tree(first) == tree(second)
+
+
+def test_appdir_mentions_no_build_path(tmp_path: Path) -> None:
+    appdir, _, _ = build(tmp_path / "b", "beta")
+    for rel, (kind, _, _, data) in tree(appdir).items():
+        if kind == "f" and not rel.startswith("bin/"):
+            assert str(tmp_path).encode() not in data, rel
