@@ -20,8 +20,9 @@ FACT_HASHES = {
 APPIMAGETOOL_BASE32 = "03zbiblj8a1yk1xsb5snxi4ckwn3diyldg1jh5hdjjhsmpw652ig"
 
 SRI = re.compile(r"sha256-[A-Za-z0-9+/]{43}=")
+# The flake's own Nix code (tests/nix/mock is a stand-in for nixpkgs, with made-up recipes).
 NIX_SOURCES = sorted(
-    p for p in REPO.rglob("*.nix") if ".git" not in p.parts and ".venv" not in p.parts
+    p for p in REPO.rglob("*.nix") if not {".git", ".venv", "tests"} & set(p.relative_to(REPO).parts)
 )
 
 

@@ -1,0 +1,237 @@
+# Stand-ins for the nixpkgs attributes the flake uses (see README.md).
+{
+  lib,
+  system,
+  static ? false,
+}:
+
+let
+  inherit (builtins)
+    attrNames
+    filter
+    functionArgs
+    intersectAttrs
+    isFunction
+    ;
+
+  platform = {
+    inherit system;
+    isLinux = true;
+    isStatic = static;
+  };
+
+  # mkDerivation: an attribute set that looks enough like a derivation, keeps
+  # its arguments (drvAttrs) and supports overrideAttrs with either an
+  # attribute set, `prev: { ... }` or `final: prev: { ... }`.
+  mkDerivation =
+    argsOrFn:
+    let
+      attrs = if isFunction argsOrFn then argsOrFn attrs else argsOrFn;
+      name =
+        attrs.name or (
+          if attrs ? pname && attrs ? version then
+            "${attrs.pname}-${attrs.version}"
+          else
+            throw "mkDerivation: neither name nor pname and version"
+        );
+    in
+    # Like a real derivation: its arguments are attributes of it too.
+    removeAttrs attrs [ "passthru" ]
+    // (attrs.passthru or { })
+    // {
+      type = "derivation";
+      inherit name;
+      outPath = "/nix/store/00000000000000000000000000000000-${if static then "static-" else ""}${name}";
+      drvAttrs = attrs;
+      meta = attrs.meta or { };
+      isStatic = static;
+      overrideAttrs =
+        f:
+        let
+          once = if isFunction f then f attrs else f;
+          change = if isFunction once then once attrs else once;
+        in
+        mkDerivation (attrs // change);
+    };
+
+  makeOverridable =
+    f: args:
+    f args
+    // {
+      override = more: makeOverridable f (args // more);
+    };
+
+  # Like nixpkgs' callPackage: fills arguments from pkgs, fails on a required
+  # argument that neither pkgs nor the caller supplies.
+  callPackage =
+    fn: args:
+    let
+      f = if isFunction fn then fn else import fn;
+      wanted = functionArgs f;
+      auto = intersectAttrs wanted pkgs;
+      missing = filter (arg: !wanted.${arg} && !(auto ? ${arg}) && !(args ? ${arg})) (attrNames wanted);
+    in
+    if missing != [ ] then
+      throw "callPackage: no value for required argument(s) ${toString missing}"
+    else
+      f (auto // args);
+
+  simple =
+    name:
+    mkDerivation {
+      inherit name;
+      meta.mainProgram = name;
+    };
+
+  stdenv = {
+    inherit mkDerivation;
+    hostPlatform = platform;
+    buildPlatform = platform;
+    cc.libc = simple "glibc" // {
+      out = simple "glibc";
+    };
+  };
+
+  requireHash =
+    what: args:
+    if !(args ? hash) then
+      throw "${what}: give an SRI `hash`"
+    else if builtins.match "sha256-[A-Za-z0-9+/]{43}=" args.hash == null then
+      throw "${what}: not an SRI sha256: ${args.hash}"
+    else
+      args;
+
+  python3Packages = {
+    buildPythonApplication =
+      args:
+      if !(args.pyproject or false) then
+        throw "buildPythonApplication: set pyproject = true"
+      else if !(args ? build-system) then
+        throw "buildPythonApplication: no build-system"
+      else
+        mkDerivation args;
+    setuptools = simple "setuptools";
+    pyyaml = simple "pyyaml";
+    jsonschema = simple "jsonschema";
+    pytest = simple "pytest";
+    hypothesis = simple "hypothesis";
+  };
+
+  pkgs = {
+    inherit
+      lib
+      stdenv
+      callPackage
+      python3Packages
+      ;
+    stdenvNoCC = stdenv;
+    pkgsStatic = import ./pkgs.nix {
+      inherit lib system;
+      static = true;
+    };
+
+    buildGoModule =
+      args:
+      if args ? vendorSha256 then
+        throw "buildGoModule: Expect vendorHash instead of vendorSha256"
+      else if !(args ? vendorHash) then
+        throw "buildGoModule: vendorHash is missing"
+      else
+        mkDerivation args;
+
+    fetchFromGitHub =
+      args:
+      if !(args ? owner && args ? repo && (args ? rev || args ? tag)) then
+        throw "fetchFromGitHub: owner, repo and rev or tag"
+      else
+        mkDerivation (requireHash "fetchFromGitHub" args // { name = "source"; });
+    fetchurl =
+      args:
+      if !(args ? url || args ? urls) then
+        throw "fetchurl: url or urls"
+      else
+        mkDerivation (requireHash "fetchurl" args // { name = "download"; });
+
+    runCommand =
+      name: env: buildCommand:
+      mkDerivation (env // { inherit name buildCommand; });
+    mkShell = args: mkDerivation (args // { name = "shell"; });
+    testers.runNixOSTest =
+      args:
+      mkDerivation {
+        name = "vm-test-run-${args.name}";
+        inherit (args) testScript;
+        nodes = builtins.toJSON (builtins.mapAttrs (_: node: node) args.nodes);
+      };
+
+    python3 = simple "python3" // {
+      withPackages = f: simple "python3-env" // { packages = map (p: p.name) (f python3Packages); };
+      sitePackages = "lib/python3.13/site-packages";
+      pkgs = python3Packages;
+    };
+
+    # nixpkgs' recipes the flake overrides, reduced to the arguments it
+    # overrides (names as in pkgs/by-name/{ne/nebula,dn/dnsmasq,sq/squashfuse}).
+    nebula = makeOverridable (
+      {
+        withPkcs11 ? true,
+      }:
+      pkgs.buildGoModule {
+        pname = "nebula";
+        version = "1.10.3";
+        vendorHash = null;
+        env = lib.optionalAttrs (!withPkcs11) { CGO_ENABLED = 0; };
+        tags = lib.optional withPkcs11 "pkcs11";
+        meta.mainProgram = "nebula";
+      }
+    ) { };
+    dnsmasq = makeOverridable (
+      {
+        dbusSupport ? true,
+      }:
+      mkDerivation {
+        pname = "dnsmasq";
+        version = "2.92";
+        preBuild = "makeFlagsArray=(COPTS=-DHAVE_DNSSEC)";
+        postBuild = "make -C contrib/lease-tools";
+        postInstall = "install contrib/lease-tools/dhcp_release $out/bin";
+        buildInputs = [ (simple "nettle") ] ++ lib.optional dbusSupport (simple "dbus");
+        meta.mainProgram = "dnsmasq";
+      }
+    ) { };
+    fuse3 = mkDerivation {
+      pname = "fuse";
+      version = "3.17";
+      preConfigure = "substituteInPlace lib/mount_util.c --replace-fail /bin/mount /nix/store/x-util-linux/bin/mount";
+    };
+    squashfuse = makeOverridable (
+      {
+        fuse3 ? pkgs.fuse3,
+      }:
+      mkDerivation {
+        pname = "squashfuse";
+        version = "0.6.1";
+        buildInputs = [ fuse3 ];
+      }
+    ) { };
+  }
+  // lib.genAttrs [
+    "makeWrapper"
+    "squashfsTools"
+    "pkg-config"
+    "fuse"
+    "zstd"
+    "zlib"
+    "xz"
+    "lz4"
+    "lzo"
+    "glib"
+    "nixfmt"
+    "nixfmt-tree"
+    "binutils-unwrapped"
+    "dig"
+    "netcat"
+    "procps"
+  ] simple;
+in
+pkgs
