@@ -128,13 +128,21 @@ def test_every_name_resolves_on_every_host(net: Net) -> None:
         assert "status: NXDOMAIN" in dig(host, f"nosuchhost.{DOMAIN}", "A")
 
 
+def dnsmasq_sockets(host: str) -> list[list[str]]:
+    out = in_ns(host, "ss", "-H", "-l", "-n", "-t", "-u", "-p").stdout
+    return [line.split() for line in out.splitlines() if '"dnsmasq"' in line]
+
+
 def test_dnsmasq_listens_on_the_overlay_address_only(net: Net) -> None:
     for host, ip in OVERLAY.items():
-        out = in_ns(host, "ss", "-H", "-l", "-n", "-t", "-u", "-p").stdout
-        socks = [line.split() for line in out.splitlines() if '"dnsmasq"' in line]
+        # bind-dynamic adds its sockets when nebula's address appears: wait for both kinds.
+        socks = netns.wait_until(
+            f"dnsmasq udp and tcp sockets on {host}",
+            lambda h=host: (s := dnsmasq_sockets(h)) and {f[0] for f in s} == {"udp", "tcp"} and s,
+            timeout=5,
+        )
         locals_ = {fields[4] for fields in socks}
         assert locals_ == {f"{ip}:53"}, f"{host}: dnsmasq listens on {locals_}"
-        assert {fields[0] for fields in socks} == {"udp", "tcp"}
 
 
 LISTENER = """
