@@ -1,7 +1,8 @@
 # The pytest suite, inside Nix, minus the tests that need root, nix or real
 # AppImages (the same selection `tests/run` makes on a machine without them).
 # The glue under test is the packaged one; the static nebula, nebula-cert,
-# dnsmasq and pmux stand in for Debian's.
+# dnsmasq and pmux stand in for Debian's. The lint tests (tests/unit/test_lint.py)
+# run too, hence ruff, mypy and the type stubs (the `lint` extra).
 {
   pkgs,
   parts,
@@ -15,6 +16,9 @@ let
     ps.hypothesis
     ps.pyyaml
     ps.jsonschema
+    ps.mypy
+    ps.types-pyyaml
+    ps.types-jsonschema
   ]);
 in
 {
@@ -28,6 +32,7 @@ in
           parts.dnsmasq
           parts.pmux
           pkgs.squashfsTools
+          pkgs.ruff
         ];
         CRYPTIC_NET_PMUX = pkgs.lib.getExe parts.pmux;
       }

@@ -60,7 +60,7 @@ let
 
   squashfuse' = (squashfuse.override { fuse3 = fuse3'; }).overrideAttrs (old: {
     postInstall = (old.postInstall or "") + ''
-      install -m644 -t "$out/include/squashfuse" ./*.h
+      install -D -m644 -t "$out/include/squashfuse" ./*.h
     '';
   });
 in

@@ -55,3 +55,22 @@ def nix_eval(expr: str, cwd: Path) -> Any:
     proc = run([need("nix"), "eval", "--store", STORE, "--impure", "--json", "--expr", expr], cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout)
+
+
+SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__"}
+
+
+def repo_files(suffix: str, *, include_tests: bool = True) -> list[Path]:
+    """Files of the work tree with this suffix, found without git or nix (safe at collection).
+
+    Symlinks (such as `result` from `nix build`) are not followed.
+    """
+    found = []
+    for dirpath, dirnames, filenames in os.walk(REPO):
+        rel = Path(dirpath).relative_to(REPO)
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if d not in SKIP_DIRS and not (include_tests is False and rel == Path() and d == "tests")
+        )
+        found += [Path(dirpath) / f for f in filenames if f.endswith(suffix)]
+    return sorted(p for p in found if not p.is_symlink())

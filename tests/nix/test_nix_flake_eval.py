@@ -131,3 +131,14 @@ def test_vm_test_script_is_valid_python(flake: dict[str, Any]) -> None:
             assert any(isinstance(v, ast.FormattedValue) for v in node.values), ast.unparse(node)
     for needle in ("10.42.0.1", "192.0.2.1", "example.internal", "cn-example", "KillMode=process"):
         assert needle in script
+
+
+def test_pytest_check_selects_like_tests_run(flake: dict[str, Any]) -> None:
+    script = flake["checks"]["x86_64-linux"]["pytest"]["attrs"]["buildCommand"]
+    assert '-m "not root and not nix and not integration"' in script
+    for system in ("x86_64-linux", "aarch64-linux"):
+        attrs = flake["checks"][system]["configs"]["attrs"]
+        for host in ("lighthouse", "alpha", "beta"):
+            assert f"'{host}'" in attrs["buildCommand"] or f" {host}" in attrs["buildCommand"]
+        assert "nebula -test -config etc/nebula/nebula.yml" in attrs["buildCommand"]
+        assert "dnsmasq --test --conf-file=etc/dnsmasq/dnsmasq.conf" in attrs["buildCommand"]

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from tests.nix.nixtools import REPO, need, run
+from tests.nix.nixtools import REPO, need, repo_files, run
 
 pytestmark = pytest.mark.nix
 
@@ -21,9 +21,7 @@ APPIMAGETOOL_BASE32 = "03zbiblj8a1yk1xsb5snxi4ckwn3diyldg1jh5hdjjhsmpw652ig"
 
 SRI = re.compile(r"sha256-[A-Za-z0-9+/]{43}=")
 # The flake's own Nix code (tests/nix/mock is a stand-in for nixpkgs, with made-up recipes).
-NIX_SOURCES = sorted(
-    p for p in REPO.rglob("*.nix") if not {".git", ".venv", "tests"} & set(p.relative_to(REPO).parts)
-)
+NIX_SOURCES = repo_files(".nix", include_tests=False)
 
 
 def appimagetool_sri() -> str:

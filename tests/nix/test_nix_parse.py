@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
 
-from tests.nix.nixtools import REPO, STORE, need, run
+from tests.nix.nixtools import REPO, STORE, need, repo_files, run
 
 pytestmark = pytest.mark.nix
 
 
 def nix_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.nix"],
-        cwd=REPO, capture_output=True, text=True, check=True,
-    ).stdout.split()
-    return sorted(set(listed))
+    return [p.relative_to(REPO).as_posix() for p in repo_files(".nix")]
 
 
 def test_there_are_nix_files() -> None:

@@ -115,6 +115,9 @@ let
     jsonschema = simple "jsonschema";
     pytest = simple "pytest";
     hypothesis = simple "hypothesis";
+    mypy = simple "mypy";
+    types-pyyaml = simple "types-pyyaml";
+    types-jsonschema = simple "types-jsonschema";
   };
 
   pkgs = {
@@ -232,6 +235,7 @@ let
     "dig"
     "netcat"
     "procps"
+    "ruff"
   ] simple;
 in
 pkgs
