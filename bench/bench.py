@@ -214,7 +214,7 @@ def main() -> int:
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: needs root (network namespaces, tun, FUSE)")
-    with tempfile.TemporaryDirectory(prefix="cnt-bench-") as tmp:
+    with netns.exclusive(), tempfile.TemporaryDirectory(prefix="cnt-bench-") as tmp:
         work = Path(tmp)
         appdirs, images, pmux_mode = prepare(work)
         rows = []

@@ -172,11 +172,12 @@ def lab(session_dir: Path) -> Iterator[netns.Lab]:
     if os.geteuid() != 0:
         pytest.skip("needs root")
     the_lab = netns.Lab(UNDERLAY)
-    try:
-        the_lab.up()
-        yield the_lab
-    finally:
-        the_lab.down()
+    with netns.exclusive():
+        try:
+            the_lab.up()
+            yield the_lab
+        finally:
+            the_lab.down()
 
 
 @dataclass

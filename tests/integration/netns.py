@@ -9,6 +9,7 @@ Every name carries the `cnt-` prefix; `cleanup()` removes whatever a crashed run
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
 PREFIX = "cnt-"
 BRIDGE_NS = PREFIX + "br"
@@ -56,6 +57,32 @@ def wait_until(what: str, fn: Callable[[], T | None], timeout: float, interval: 
             break
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+RUN_LOCK = Path("/run/cnt-integration.lock")
+
+
+@contextlib.contextmanager
+def exclusive(timeout: float = 900) -> Iterator[None]:
+    """Serialise test sessions and benchmarks on one machine: they share the `cnt-` names.
+
+    Another session still holding the lock is waited for (bounded); a crashed one has
+    released it with its file descriptor, and `cleanup()` removes what it left.
+    """
+    fd = os.open(RUN_LOCK, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise AssertionError(f"{RUN_LOCK} held by another run for {timeout}s") from None
+                time.sleep(0.5)
+        yield
+    finally:
+        os.close(fd)
 
 
 def ns_name(host: str) -> str:
