@@ -31,6 +31,15 @@
 #   at all).
 # - the version string upstream's CI writes into src/runtime/version is set to
 #   the same form, for the pinned commit.
+#
+# Tried offline (no Nix): this exact compile, link, strip and magic, with gcc 12
+# against Debian 12's static glibc and libfuse 3.14 and squashfuse 0.6.1 (its
+# private headers installed as below), gives a static runtime (no dynamic
+# section) that keeps all six sections; packed with appimagetool
+# `--runtime-file`, the AppImage runs AppRun in mount mode as root (no
+# fusermount involved) and with --appimage-extract-and-run, and a SIGTERM to
+# it stops pmux, nebula and dnsmasq and unmounts the image. gcc warns
+# -Wformat-overflow in runtime.c, which is why -Werror is dropped.
 {
   lib,
   stdenv,
