@@ -26,10 +26,10 @@ STATIC_PARTS = {"nebula", "dnsmasq", "pmux", "appimage-runtime", "cryptic-net"}
 
 @pytest.fixture(scope="module")
 def flake() -> dict[str, Any]:
-    # --readonly-mode: paths such as nix/build-host.sh get their store path computed, not
-    # copied, so this works with the dummy store too.
+    # `--eval` is read-only: paths such as nix/build-host.sh get their store path computed,
+    # not copied, so this works with the dummy store too.
     proc = run(
-        [need("nix-instantiate"), "--store", STORE, "--readonly-mode", "--eval", "--strict",
+        [need("nix-instantiate"), "--store", STORE, "--eval", "--strict",
          "--json", "--expr", "import ./tests/nix/mock/eval.nix { repo = ./.; }"],
         cwd=REPO,
     )
