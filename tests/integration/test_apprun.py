@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -17,7 +18,6 @@ from conftest import Build, world_readable_copy
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 pytestmark = [pytest.mark.root, pytest.mark.integration]
 
@@ -267,3 +267,16 @@ def test_nebula_cert_passthrough_keeps_the_callers_directory(appdir: Path, tmp_p
     assert "alpha" in r.stdout
     r = apprun(appdir, "nebula-cert", "print", "-path", "missing.crt", cwd=work)
     assert r.returncode != 0
+
+
+def test_apprun_is_posix_sh() -> None:
+    apprun_src = Path(__file__).resolve().parents[2] / "appdir" / "AppRun"
+    for shell in ("dash", "sh"):
+        if shutil.which(shell):
+            subprocess.run([shell, "-n", str(apprun_src)], check=True)
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck not installed (Debian: shellcheck); syntax checked with sh -n")
+    r = subprocess.run(
+        ["shellcheck", "-s", "sh", str(apprun_src)], capture_output=True, text=True, check=False
+    )
+    assert r.returncode == 0, r.stdout
