@@ -7,9 +7,14 @@
 }:
 
 {
-  formatting = pkgs.runCommand "cryptic-net-formatting" { nativeBuildInputs = [ pkgs.nixfmt ]; } ''
-    cd ${sources.nix}
-    find . -name '*.nix' -type f -print0 | sort -z | xargs -0 nixfmt --check
-    touch $out
-  '';
+  formatting =
+    pkgs.runCommand "cryptic-net-formatting"
+      {
+        nativeBuildInputs = [ pkgs.nixfmt ];
+      }
+      ''
+        cd ${sources.nix}
+        find . -name '*.nix' -type f -print0 | sort -z | xargs -0 nixfmt --check
+        touch $out
+      '';
 }

@@ -90,9 +90,7 @@ lib.optionalAttrs (pkgs.stdenv.hostPlatform.system == "x86_64-linux" && haveAll)
 
     testScript = ''
       members = ${builtins.toJSON members}
-      images = ${
-        builtins.toJSON (lib.genAttrs (builtins.attrNames members) image)
-      }
+      images = ${builtins.toJSON (lib.genAttrs (builtins.attrNames members) image)}
       machines = {"lighthouse": lighthouse, "alpha": alpha, "beta": beta}
       domain = "${domain}"
       tun = "${tun}"
@@ -102,8 +100,11 @@ lib.optionalAttrs (pkgs.stdenv.hostPlatform.system == "x86_64-linux" && haveAll)
           m.wait_for_unit("multi-user.target")
           # KillMode=process: systemd signals only the AppImage and leaves
           # whatever it does not stop behind, for the last subtest to find.
+          # AppRun uses the machine's sh, flock and coreutils, as on any host.
           m.succeed(
-              f"systemd-run --unit=cryptic-net --property=KillMode=process {images[name]}"
+              "systemd-run --unit=cryptic-net --property=KillMode=process"
+              + " --setenv=PATH=/run/wrappers/bin:/run/current-system/sw/bin "
+              + images[name]
           )
 
       for name, m in machines.items():
