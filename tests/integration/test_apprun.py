@@ -154,7 +154,7 @@ def no_flock_path(tmp_path: Path) -> str:
     """A PATH with what AppRun uses from coreutils but no flock(1)."""
     d = tmp_path / "no-flock-bin"
     d.mkdir()
-    for tool in ("mkdir", "cat", "rm", "rmdir", "id", "sed"):
+    for tool in ("mkdir", "cat", "rm", "rmdir", "id", "sed", "sleep"):
         found = shutil.which(tool)
         assert found, tool
         (d / tool).symlink_to(found)
