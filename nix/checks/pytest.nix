@@ -2,7 +2,8 @@
 # AppImages (the same selection `tests/run` makes on a machine without them).
 # The glue under test is the packaged one; the static nebula, nebula-cert,
 # dnsmasq and pmux stand in for Debian's. The lint tests (tests/unit/test_lint.py)
-# run too, hence ruff, mypy and the type stubs (the `lint` extra).
+# are left to tests/run, which pins ruff and mypy in the `lint` extra: nixpkgs'
+# versions differ, and a lint rule added upstream must not fail a build.
 {
   pkgs,
   parts,
@@ -16,9 +17,6 @@ let
     ps.hypothesis
     ps.pyyaml
     ps.jsonschema
-    ps.mypy
-    ps.types-pyyaml
-    ps.types-jsonschema
   ]);
 in
 {
@@ -32,7 +30,6 @@ in
           parts.dnsmasq
           parts.pmux
           pkgs.squashfsTools
-          pkgs.ruff
         ];
         CRYPTIC_NET_PMUX = pkgs.lib.getExe parts.pmux;
       }
@@ -42,7 +39,8 @@ in
         cd src
         export HOME=$TMPDIR
         export PYTHONPATH=${parts.cryptic-net}/${pkgs.python3.sitePackages}
-        python -m pytest -p no:cacheprovider -m "not root and not nix and not integration" tests
+        python -m pytest -p no:cacheprovider -m "not root and not nix and not integration" \
+          --ignore=tests/unit/test_lint.py tests
         touch $out
       '';
 }
