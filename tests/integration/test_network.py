@@ -86,11 +86,15 @@ def net(
         for host, b in builds.items():
             running[host] = start(b, mode, session_dir)
         for host, r in running.items():
-            netns.wait_until(
-                f"{host}: tun {TUN} up ({mode}); log:\n{r.log}",
-                lambda h=host, r=r: r.proc.poll() is None and lab.link_exists(h, TUN),
-                timeout=20,
-            )
+            try:
+                netns.wait_until(
+                    f"{host}: tun {TUN} up ({mode})",
+                    lambda h=host, r=r: r.proc.poll() is None and lab.link_exists(h, TUN),
+                    timeout=20,
+                )
+            except AssertionError as e:
+                tail = "\n".join(r.log_text().splitlines()[-30:])
+                raise AssertionError(f"{e}; exit status {r.proc.poll()}; log tail:\n{tail}") from None
         yield Net(mode, running, checks)
     finally:
         for r in running.values():
