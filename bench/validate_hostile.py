@@ -32,9 +32,14 @@ MEASURE = (
 
 EXTRA = {
     "extra-50MB-file": Case("hosts/alpha.yml", [], None, 50 * 1024 * 1024 // 16, b"# padding 12345\n"),
-    "extra-deep-100k": Case("hosts/alpha.yml", [], None, 1, b"ip: " + b"[" * 100_000 + b"]" * 100_000 + b"\n"),
+    "extra-deep-100k": Case(
+        "hosts/alpha.yml", [], None, 1, b"ip: " + b"[" * 100_000 + b"]" * 100_000 + b"\n"
+    ),
     "extra-many-aliases": Case(
-        "hosts/alpha.yml", [], None, 1,
+        "hosts/alpha.yml",
+        [],
+        None,
+        1,
         b"a: &a [" + b"x," * 1000 + b"x]\nb: [" + b"*a," * 20_000 + b"*a]\n",
     ),
 }
@@ -46,7 +51,17 @@ def measure(case: Case, runs: int) -> tuple[float, int, int]:
         with tempfile.TemporaryDirectory() as tmp:
             root = copy_inventory(Path(tmp) / "inv")
             apply(case, root)
-            cmd = [sys.executable, "-c", MEASURE, sys.executable, "-m", "cryptic_net", "validate", "--root", str(root)]
+            cmd = [
+                sys.executable,
+                "-c",
+                MEASURE,
+                sys.executable,
+                "-m",
+                "cryptic_net",
+                "validate",
+                "--root",
+                str(root),
+            ]
             start = time.perf_counter()
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
             times.append(time.perf_counter() - start)

@@ -69,7 +69,8 @@ def repo_files(suffix: str, *, include_tests: bool = True) -> list[Path]:
     for dirpath, dirnames, filenames in os.walk(REPO):
         rel = Path(dirpath).relative_to(REPO)
         dirnames[:] = sorted(
-            d for d in dirnames
+            d
+            for d in dirnames
             if d not in SKIP_DIRS and not (include_tests is False and rel == Path() and d == "tests")
         )
         found += [Path(dirpath) / f for f in filenames if f.endswith(suffix)]

@@ -117,7 +117,12 @@ def build(tmp: Path, host: str, root: Path | None = None) -> tuple[Path, dict, P
     env.pop("ARCH", None)
     proc = subprocess.run(
         ["sh", str(REPO / "nix" / "build-host.sh"), host, str(root), str(bins), str(runtime), str(out)],
-        cwd=work, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert out.read_bytes() == RUNTIME_BYTES
@@ -153,7 +158,9 @@ def test_build_host(tmp_path: Path, host: str) -> None:
     # appimagetool gets exactly: the static runtime, the AppDir, the output; ARCH set.
     assert record["ARCH"] == "x86_64"
     assert record["args"] == [
-        "--runtime-file", str(tmp_path / "b" / "runtime"), "AppDir",
+        "--runtime-file",
+        str(tmp_path / "b" / "runtime"),
+        "AppDir",
         str(tmp_path / "b" / "out" / "bin" / f"cryptic-net-{host}"),
     ]
 
@@ -164,9 +171,15 @@ def test_build_host(tmp_path: Path, host: str) -> None:
         kind, mode, _, data = files[f"bin/{name}"]
         assert (kind, mode) == ("f", 0o755)
         assert data == (bins / name).read_bytes()
-    for rel in ("etc/nebula/nebula.yml", "etc/nebula/ca.crt", "etc/nebula/host.crt",
-                "etc/dnsmasq/dnsmasq.conf", "etc/dnsmasq/hosts", "etc/pmux.yml",
-                "etc/cryptic-net/host.env"):
+    for rel in (
+        "etc/nebula/nebula.yml",
+        "etc/nebula/ca.crt",
+        "etc/nebula/host.crt",
+        "etc/dnsmasq/dnsmasq.conf",
+        "etc/dnsmasq/hosts",
+        "etc/pmux.yml",
+        "etc/cryptic-net/host.env",
+    ):
         assert files[rel][0] == "f", rel
     # Every time stamp is Nix's SOURCE_DATE_EPOCH: mksquashfs then has nothing else to record.
     assert {mtime for _, _, mtime, _ in files.values()} == {NIX_SOURCE_DATE_EPOCH}
@@ -179,9 +192,21 @@ def test_appdir_etc_is_what_render_writes(tmp_path: Path, host: str) -> None:
     appdir, _, _ = build(tmp_path / "b", host)
     rendered = tmp_path / "rendered"
     proc = subprocess.run(
-        [sys.executable, "-m", "cryptic_net", "render", host, "--root", str(tmp_path / "b" / "src"),
-         "--out", str(rendered)],
-        capture_output=True, text=True, timeout=120, check=False,
+        [
+            sys.executable,
+            "-m",
+            "cryptic_net",
+            "render",
+            host,
+            "--root",
+            str(tmp_path / "b" / "src"),
+            "--out",
+            str(rendered),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     ours = {k: v[3] for k, v in tree(appdir / "etc").items() if v[0] == "f"}

@@ -29,8 +29,16 @@ def flake() -> dict[str, Any]:
     # `--eval` is read-only: paths such as nix/build-host.sh get their store path computed,
     # not copied, so this works with the dummy store too.
     proc = run(
-        [need("nix-instantiate"), "--store", STORE, "--eval", "--strict",
-         "--json", "--expr", "import ./tests/nix/mock/eval.nix { repo = ./.; }"],
+        [
+            need("nix-instantiate"),
+            "--store",
+            STORE,
+            "--eval",
+            "--strict",
+            "--json",
+            "--expr",
+            "import ./tests/nix/mock/eval.nix { repo = ./.; }",
+        ],
         cwd=REPO,
     )
     assert proc.returncode == 0, proc.stderr

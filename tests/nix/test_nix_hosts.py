@@ -54,9 +54,7 @@ def test_repository_hosts(evaluate: Callable[[str, Path], Any]) -> None:
     assert {"host-lighthouse", "host-alpha", "host-beta"} <= set(got)
 
 
-def test_new_yaml_file_is_a_new_output(
-    tmp_path: Path, evaluate: Callable[[str, Path], Any]
-) -> None:
+def test_new_yaml_file_is_a_new_output(tmp_path: Path, evaluate: Callable[[str, Path], Any]) -> None:
     root = hosts_copy(tmp_path)
     before = evaluate(STUB.format(), root)
     (root / "hosts" / "gamma.yml").write_text("ip: 10.42.0.9\n", encoding="utf-8")
@@ -79,10 +77,7 @@ def test_only_yml_files_count(tmp_path: Path, evaluate: Callable[[str, Path], An
 def test_builder_is_called_lazily(tmp_path: Path, evaluate: Callable[[str, Path], Any]) -> None:
     """Listing the outputs builds nothing: a broken host only fails when it is asked for."""
     root = hosts_copy(tmp_path)
-    expr = (
-        "builtins.attrNames (import ./hosts "
-        '{ buildHost = host: throw "built ${host}"; })'
-    )
+    expr = 'builtins.attrNames (import ./hosts { buildHost = host: throw "built ${host}"; })'
     assert evaluate(expr, root) == sorted(expected(root))
 
 

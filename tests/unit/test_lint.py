@@ -19,17 +19,29 @@ def tool(name: str) -> str:
 
 
 def test_ruff() -> None:
-    result = subprocess.run([tool("ruff"), "check", "scripts"], cwd=REPO, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [tool("ruff"), "check", "scripts", "tests", "bench"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format() -> None:
     result = subprocess.run(
-        [tool("ruff"), "format", "--check", "scripts"], cwd=REPO, capture_output=True, text=True, check=False
+        [tool("ruff"), "format", "--check", "scripts", "tests", "bench"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_mypy_strict() -> None:
-    result = subprocess.run([tool("mypy")], cwd=REPO, capture_output=True, text=True, check=False, timeout=300)
+    result = subprocess.run(
+        [tool("mypy")], cwd=REPO, capture_output=True, text=True, check=False, timeout=300
+    )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from cryptic_net.inventory import load_inventory
 from cryptic_net.render import CA_CERT, HOST_CERT, HOST_KEY, render_host, reverse_zones
 from tests.conftest import HOSTS, REPO, cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 GOLDEN = REPO / "tests" / "golden"
 COPIED = {CA_CERT, HOST_CERT, HOST_KEY}  # byte copies of inventory files, not rendered text
@@ -28,7 +31,9 @@ def test_golden(host: str) -> None:
         for rel, content in rendered.items():
             (GOLDEN / host / rel).parent.mkdir(parents=True, exist_ok=True)
             (GOLDEN / host / rel).write_bytes(content)
-    expected = {str(p.relative_to(GOLDEN / host)): p.read_bytes() for p in (GOLDEN / host).rglob("*") if p.is_file()}
+    expected = {
+        str(p.relative_to(GOLDEN / host)): p.read_bytes() for p in (GOLDEN / host).rglob("*") if p.is_file()
+    }
     assert rendered == expected
 
 
@@ -47,12 +52,23 @@ def test_render_cli_is_deterministic_and_complete(tmp_path: Path) -> None:
         out = tmp_path / f"out{n}"
         result = cli("render", "alpha", "--root", REPO, "--out", out)
         assert result.returncode == 0, result.stderr
-        outs.append({str(p.relative_to(out)): (p.is_file() and p.read_bytes(), p.stat().st_mode, p.stat().st_mtime) for p in out.rglob("*")})
+        outs.append(
+            {
+                str(p.relative_to(out)): (p.is_file() and p.read_bytes(), p.stat().st_mode, p.stat().st_mtime)
+                for p in out.rglob("*")
+            }
+        )
     assert outs[0] == outs[1]
     files = sorted(k for k in outs[0] if (tmp_path / "out1" / k).is_file())
     assert files == [
-        "etc/cryptic-net/host.env", "etc/dnsmasq/dnsmasq.conf", "etc/dnsmasq/hosts", "etc/nebula/ca.crt",
-        "etc/nebula/host.crt", "etc/nebula/host.key", "etc/nebula/nebula.yml", "etc/pmux.yml",
+        "etc/cryptic-net/host.env",
+        "etc/dnsmasq/dnsmasq.conf",
+        "etc/dnsmasq/hosts",
+        "etc/nebula/ca.crt",
+        "etc/nebula/host.crt",
+        "etc/nebula/host.key",
+        "etc/nebula/nebula.yml",
+        "etc/pmux.yml",
     ]
 
 
@@ -66,7 +82,9 @@ def test_render_replaces_its_own_earlier_output_but_nothing_else(tmp_path: Path)
     (other / "data").write_text("keep")
     result = cli("render", "alpha", "--root", REPO, "--out", other)
     assert result.returncode == 2
-    assert result.stderr == f"cryptic-net: error: {other}: exists and is not an earlier cryptic-net output; choose a new --out\n"
+    assert result.stderr == (
+        f"cryptic-net: error: {other}: exists and is not an earlier cryptic-net output; choose a new --out\n"
+    )
     assert (other / "data").read_text() == "keep"
 
 
@@ -101,13 +119,21 @@ def test_real_nebula_and_dnsmasq_accept_the_rendered_configs(host: str, tmp_path
     out = tmp_path / "out"
     assert cli("render", host, "--root", REPO, "--out", out).returncode == 0
     nebula = subprocess.run(
-        ["nebula", "-test", "-config", "etc/nebula/nebula.yml"], cwd=out, capture_output=True, text=True, timeout=30,
+        ["nebula", "-test", "-config", "etc/nebula/nebula.yml"],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=30,
         check=False,
     )
     assert nebula.returncode == 0, nebula.stderr + nebula.stdout
     dnsmasq = subprocess.run(
-        ["dnsmasq", "--test", "--conf-file=etc/dnsmasq/dnsmasq.conf"], cwd=out, capture_output=True, text=True,
-        timeout=30, check=False,
+        ["dnsmasq", "--test", "--conf-file=etc/dnsmasq/dnsmasq.conf"],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
     )
     assert dnsmasq.returncode == 0, dnsmasq.stderr
     assert "syntax check OK" in dnsmasq.stderr

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -17,17 +16,49 @@ from cryptic_net.certs import parse_print_json
 from cryptic_net.inventory import schema_text
 from tests.conftest import copy_inventory
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(allow_nan=True),
-    st.text(max_size=30), st.sampled_from(["10.42.0.9", "any", "tcp", "laptop", "lighthouse", "0.0.0.0/0", "-1"]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.sampled_from(["10.42.0.9", "any", "tcp", "laptop", "lighthouse", "0.0.0.0/0", "-1"]),
 )
 keys = st.one_of(
-    st.sampled_from(["ip", "groups", "lighthouse", "endpoints", "firewall", "inbound", "port", "proto", "group",
-                     "host", "key", "file", "path", "relays", "relay", "aliases", "name", "cidr", "ca", "defaults"]),
+    st.sampled_from(
+        [
+            "ip",
+            "groups",
+            "lighthouse",
+            "endpoints",
+            "firewall",
+            "inbound",
+            "port",
+            "proto",
+            "group",
+            "host",
+            "key",
+            "file",
+            "path",
+            "relays",
+            "relay",
+            "aliases",
+            "name",
+            "cidr",
+            "ca",
+            "defaults",
+        ]
+    ),
     st.text(max_size=10),
 )
-documents = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=5),
-                         max_leaves=25)
+documents = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=5),
+    max_leaves=25,
+)
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +94,9 @@ def test_random_bytes_exit_2(shared_inventory: Path, data: bytes) -> None:
 def test_mutated_example_exit_0_or_2(shared_inventory: Path, line: int, junk: str) -> None:
     lines = (shared_inventory / "hosts/alpha.yml").read_text().splitlines(keepends=True)
     lines.insert(min(line, len(lines)), junk + "\n")
-    assert run_validate(shared_inventory, "hosts/alpha.yml", "".join(lines).encode("utf-8", "surrogatepass")) in {0, 2}
+    assert run_validate(
+        shared_inventory, "hosts/alpha.yml", "".join(lines).encode("utf-8", "surrogatepass")
+    ) in {0, 2}
 
 
 @pytest.mark.parametrize("name", ["network.schema.json", "host.schema.json"])
@@ -110,6 +143,11 @@ NEBULA_110 = (
 @pytest.mark.parametrize("text", [NEBULA_16, NEBULA_110], ids=["nebula-1.6", "nebula-1.10"])
 def test_print_json_of_both_nebula_versions(text: str) -> None:
     info = parse_print_json(text)
-    assert (info.name, info.networks, info.groups, info.is_ca) == ("alpha", ("10.42.0.2/24",), ("laptop", "admin"), False)
+    assert (info.name, info.networks, info.groups, info.is_ca) == (
+        "alpha",
+        ("10.42.0.2/24",),
+        ("laptop", "admin"),
+        False,
+    )
     assert (info.issuer, info.fingerprint) == ("55d6", "0fe9")
     assert info.not_after.year == 2036

@@ -54,13 +54,16 @@ def test_expiring_soon_is_a_warning(inventory: Path) -> None:
     info = example_not_after("alpha")
     inv = load_inventory(inventory, now=info.not_after - timedelta(days=10))
     stamp = info.not_after.strftime("%Y-%m-%d %H:%M UTC")
-    assert f"hosts/alpha.yml:5:7: warning: $.cert: certificate expires on {stamp}, within 30 days" in map(str, inv.warnings)
+    assert f"hosts/alpha.yml:5:7: warning: $.cert: certificate expires on {stamp}, within 30 days" in map(
+        str, inv.warnings
+    )
 
 
 def test_not_yet_valid(inventory: Path) -> None:
     earlier = example_not_after("alpha").not_before - timedelta(days=1)
-    assert "hosts/alpha.yml:5:7: $.cert: certificate is not valid yet (notBefore is in the future)" in messages(
-        inventory, now=earlier
+    assert (
+        "hosts/alpha.yml:5:7: $.cert: certificate is not valid yet (notBefore is in the future)"
+        in messages(inventory, now=earlier)
     )
 
 
@@ -91,10 +94,17 @@ def test_certificate_of_another_ca(inventory: Path, tmp_path: Path) -> None:
     certs.make_ca("other", "8760h", other / "ca.crt", other / "ca.key")
     (inventory / "hosts" / "alpha.crt").unlink()
     certs.sign(
-        other / "ca.crt", other / "ca.key", "alpha", "10.42.0.2/24", ["laptop", "admin"],
-        inventory / "hosts" / "alpha.crt", other / "alpha.key",
+        other / "ca.crt",
+        other / "ca.key",
+        "alpha",
+        "10.42.0.2/24",
+        ["laptop", "admin"],
+        inventory / "hosts" / "alpha.crt",
+        other / "alpha.key",
     )
-    assert messages(inventory) == ["hosts/alpha.yml:5:7: $.cert: hosts/alpha.crt is not signed by the network CA (ca.crt)"]
+    assert messages(inventory) == [
+        "hosts/alpha.yml:5:7: $.cert: hosts/alpha.crt is not signed by the network CA (ca.crt)"
+    ]
 
 
 def test_validate_cli_reports_all_files_at_once(inventory: Path) -> None:
@@ -104,8 +114,8 @@ def test_validate_cli_reports_all_files_at_once(inventory: Path) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (
-        "hosts/alpha.yml:3:1: $.bogus: unknown key (expected one of: aliases, cert, firewall, groups, ip, key, "
-        "lighthouse, lighthouses, listen_port, mtu, relay, relays)\n"
+        "hosts/alpha.yml:3:1: $.bogus: unknown key (expected one of: aliases, cert, firewall, groups, "
+        "ip, key, lighthouse, lighthouses, listen_port, mtu, relay, relays)\n"
         "hosts/beta.yml:1:5: $.ip: 10.42.9.3 is outside the network 10.42.0.0/24\n"
         "2 errors\n"
     )
@@ -128,7 +138,11 @@ def test_missing_inventory(tmp_path: Path) -> None:
 def test_missing_nebula_cert_is_a_user_error(inventory: Path) -> None:
     result = subprocess.run(
         [str(Path(__import__("sys").executable)), "-m", "cryptic_net", "validate", "--root", str(inventory)],
-        capture_output=True, text=True, env={"PATH": "/nonexistent"}, check=False, timeout=60,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/nonexistent"},
+        check=False,
+        timeout=60,
     )
     assert result.returncode == 2
     assert result.stderr == (

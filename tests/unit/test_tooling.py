@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from cryptic_net import certs
 from tests.conftest import cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CA_BANNER = b"NEBULA " + b"ED25519 PRIVATE KEY"
 
@@ -74,14 +77,29 @@ def test_init_refuses_ca_inside_the_tree(tmp_path: Path) -> None:
 
 def test_init_refuses_an_existing_network(network: tuple[Path, Path], tmp_path: Path) -> None:
     root, _ = network
-    result = cli("init", "--root", root, "--name", "x", "--cidr", "10.1.0.0/24", "--ca-dir", tmp_path / "other")
+    result = cli(
+        "init", "--root", root, "--name", "x", "--cidr", "10.1.0.0/24", "--ca-dir", tmp_path / "other"
+    )
     assert result.returncode == 2
-    assert result.stderr == f"cryptic-net: error: {root / 'network.yml'}: already exists; this directory has a network\n"
+    assert (
+        result.stderr
+        == f"cryptic-net: error: {root / 'network.yml'}: already exists; this directory has a network\n"
+    )
     assert not (tmp_path / "other").exists()
 
 
 def test_init_rejects_bad_names_before_making_a_ca(tmp_path: Path) -> None:
-    result = cli("init", "--root", tmp_path / "n", "--name", "Bad_Name", "--cidr", "10.1.0.0/24", "--ca-dir", tmp_path / "ca")
+    result = cli(
+        "init",
+        "--root",
+        tmp_path / "n",
+        "--name",
+        "Bad_Name",
+        "--cidr",
+        "10.1.0.0/24",
+        "--ca-dir",
+        tmp_path / "ca",
+    )
     assert result.returncode == 2
     assert "$.name: 'Bad_Name' is not a network name" in result.stderr
     assert not (tmp_path / "ca").exists()
@@ -104,5 +122,8 @@ def test_new_host_errors(network: tuple[Path, Path], tmp_path: Path) -> None:
     certs.make_ca("other", "8760h", other / "ca.crt", other / "ca.key")
     result = cli("new-host", "x", "--root", root, "--ca-crt", other / "ca.crt", "--ca-key", other / "ca.key")
     assert result.returncode == 2
-    assert result.stderr == f"cryptic-net: error: --ca-crt {other / 'ca.crt'} is not the network CA ({root / 'ca.crt'})\n"
+    assert (
+        result.stderr
+        == f"cryptic-net: error: --ca-crt {other / 'ca.crt'} is not the network CA ({root / 'ca.crt'})\n"
+    )
     assert sorted(p.name for p in (root / "hosts").iterdir()) == ["lh.crt", "lh.yml"]
