@@ -70,24 +70,7 @@ def prepare(work: Path) -> tuple[dict[str, Path], dict[str, Path], str]:
     appdirs, images = {}, {}
     for host in UNDERLAY:
         appdirs[host] = work / f"appdir-{host}"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cryptic_net",
-                "appdir",
-                host,
-                "--root",
-                str(REPO),
-                "--bin-dir",
-                str(bin_dir),
-                "--out",
-                str(appdirs[host]),
-            ],
-            check=True,
-            cwd=REPO,
-            env={**os.environ, "SOURCE_DATE_EPOCH": "1"},
-        )
+        appimagetool.assemble(host, bin_dir, appdirs[host])
         images[host] = appimagetool.build(appdirs[host], work / "images" / f"cnt-{host}.AppImage")
     return appdirs, images, pmux_mode
 

@@ -106,6 +106,29 @@ def appimagetool(cache: Path | None = None) -> Path:
     return tool
 
 
+def assemble(host: str, bin_dir: Path, out: Path) -> Path:
+    """`cryptic-net appdir` of the example inventory, as the Nix build runs it (fixed mtimes)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cryptic_net",
+            "appdir",
+            host,
+            "--root",
+            str(REPO),
+            "--bin-dir",
+            str(bin_dir),
+            "--out",
+            str(out),
+        ],
+        check=True,
+        cwd=REPO,
+        env={**os.environ, "SOURCE_DATE_EPOCH": "1"},
+    )
+    return out
+
+
 def build(appdir: Path, out: Path, *, comp: str = "gzip", cache: Path | None = None) -> Path:
     """Build OUT from APPDIR; deterministic given the same AppDir bytes and mtimes."""
     tool = appimagetool(cache)

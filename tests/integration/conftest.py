@@ -139,27 +139,9 @@ def builds(session_dir: Path, bin_dir: Path) -> dict[str, Build]:
     if shutil.which("mksquashfs") is None:
         pytest.fail("mksquashfs missing (apt-get install squashfs-tools)")
     out: dict[str, Build] = {}
-    env = {**os.environ, "SOURCE_DATE_EPOCH": "1"}
     for host in UNDERLAY:
         appdir = session_dir / f"appdir-{host}"
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "cryptic_net",
-                "appdir",
-                host,
-                "--root",
-                str(REPO),
-                "--bin-dir",
-                str(bin_dir),
-                "--out",
-                str(appdir),
-            ],
-            check=True,
-            env=env,
-            cwd=REPO,
-        )
+        appimagetool.assemble(host, bin_dir, appdir)
         # The AppImage name's first 6 characters name its FUSE mount point (.mount_cnt-XX...),
         # which lets cleanup find mounts a crashed run left.
         image = appimagetool.build(appdir, session_dir / "images" / f"cnt-{host}.AppImage")

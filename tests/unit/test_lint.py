@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 BIN = Path(sys.executable).parent
@@ -18,30 +20,17 @@ def tool(name: str) -> str:
     return str(found)
 
 
-def test_ruff() -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["ruff", "check", "scripts", "tests", "bench"],
+        ["ruff", "format", "--check", "scripts", "tests", "bench"],
+        ["mypy"],  # strict, on scripts/cryptic_net (pyproject.toml)
+    ],
+    ids=["ruff", "ruff-format", "mypy"],
+)
+def test_lint(command: list[str]) -> None:
     result = subprocess.run(
-        [tool("ruff"), "check", "scripts", "tests", "bench"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_ruff_format() -> None:
-    result = subprocess.run(
-        [tool("ruff"), "format", "--check", "scripts", "tests", "bench"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_mypy_strict() -> None:
-    result = subprocess.run(
-        [tool("mypy")], cwd=REPO, capture_output=True, text=True, check=False, timeout=300
+        [tool(command[0]), *command[1:]], cwd=REPO, capture_output=True, text=True, check=False, timeout=300
     )
     assert result.returncode == 0, result.stdout + result.stderr
