@@ -8,17 +8,15 @@
 # editing those rebuilds no AppImage. The glue itself is a separate package
 # (pkgs/cryptic-net) made from pyproject.toml and scripts/ only.
 {
-  # Paths relative to the repository root that must exist.
+  # Files, relative to the repository root, that must exist.
   files = [
     "network.yml"
     "ca.crt"
-    "appdir/AppRun"
-    "appdir/cryptic-net.desktop"
-    "appdir/cryptic-net.png"
   ];
 
-  # Paths that are used when present (appimagetool takes .DirIcon if there).
-  optional = [ "appdir/.DirIcon" ];
+  # Directories taken whole: the AppDir template. Which files it must hold is
+  # said once, by the glue (`cryptic-net appdir`, TEMPLATE_REQUIRED).
+  dirs = [ "appdir" ];
 
   # Every file under hosts/ with one of these extensions: host files, their
   # certificates and (example) keys.

@@ -8,8 +8,7 @@ let
   spec = import ./inventory-files.nix;
 
   inventoryFiles = fs.unions (
-    map (path: root + "/${path}") spec.files
-    ++ map (path: fs.maybeMissing (root + "/${path}")) spec.optional
+    map (path: root + "/${path}") (spec.files ++ spec.dirs)
     ++ [
       (fs.fileFilter (file: lib.any file.hasExt spec.hostExtensions) (root + "/${spec.hostsDir}"))
     ]

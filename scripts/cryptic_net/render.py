@@ -28,6 +28,8 @@ DNSMASQ_CONFIG = "etc/dnsmasq/dnsmasq.conf"
 DNSMASQ_HOSTS = "etc/dnsmasq/hosts"
 PMUX_CONFIG = "etc/pmux.yml"
 HOST_ENV = "etc/cryptic-net/host.env"
+# What AppRun's `config` prints: everything rendered but the private key.
+PUBLIC_FILES = (HOST_ENV, NEBULA_CONFIG, CA_CERT, HOST_CERT, DNSMASQ_CONFIG, DNSMASQ_HOSTS, PMUX_CONFIG)
 
 # pmux reads durations with yaml.v2 into time.Duration: a bare integer is nanoseconds, so
 # they must be strings. nebula is restarted after 1 s at first, backing off to 8 s.
@@ -183,6 +185,11 @@ def host_env(inv: Inventory, host: Host) -> str:
         "CRYPTIC_NET_KEY": key_reference(host),
         "CRYPTIC_NET_VERSION": __version__,
         "CRYPTIC_NET_SIGKILL_WAIT": str(SIGKILL_WAIT_SECONDS),
+        # The layout, for AppRun: defined here once.
+        "CRYPTIC_NET_PMUX_CONFIG": PMUX_CONFIG,
+        "CRYPTIC_NET_NEBULA_CONFIG": NEBULA_CONFIG,
+        "CRYPTIC_NET_DNSMASQ_CONFIG": DNSMASQ_CONFIG,
+        "CRYPTIC_NET_CONFIG_FILES": " ".join(PUBLIC_FILES),
     }
     # Every value is validated to have no quote or newline; single quotes make it inert.
     return _header(inv, host) + "".join(f"{k}='{v}'\n" for k, v in values.items())

@@ -51,10 +51,8 @@ def inventory_copy(dest: Path) -> Path:
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / rel, target)
-    for rel in spec["optional"]:
-        if (REPO / rel).exists():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(REPO / rel, dest / rel)
+    for rel in spec["dirs"]:
+        shutil.copytree(REPO / rel, dest / rel, symlinks=True)
     hosts_dir = REPO / spec["hostsDir"]
     for path in sorted(hosts_dir.rglob("*")):
         if path.is_file() and path.suffix.lstrip(".") in spec["hostExtensions"]:
