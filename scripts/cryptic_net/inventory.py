@@ -344,9 +344,7 @@ class _RawHost:
     ip: ipaddress.IPv4Address
 
 
-def _host_ip(
-    col: _Collector, network: Network | None, name: str, doc: Document
-) -> ipaddress.IPv4Address | None:
+def _host_ip(col: _Collector, network: Network | None, doc: Document) -> ipaddress.IPv4Address | None:
     try:
         ip = ipaddress.IPv4Address(doc.data["ip"])
     except ValueError as exc:
@@ -361,7 +359,6 @@ def _host_ip(
             what = "network" if ip == cidr.network_address else "broadcast"
             col.errors.append(doc.diag("$.ip", f"{ip} is the {what} address of {cidr}"))
             return None
-    _ = name
     return ip
 
 
@@ -495,7 +492,7 @@ def load_inventory(root: Path, now: datetime | None = None) -> Inventory:  # noq
             incomplete = True
             continue
         col.errors += _rule_errors(doc, "$.firewall", doc.data.get("firewall"))
-        ip = _host_ip(col, network, path.stem, doc)
+        ip = _host_ip(col, network, doc)
         if ip is None:
             incomplete = True
         else:
