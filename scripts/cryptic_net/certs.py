@@ -1,8 +1,10 @@
-"""nebula-cert, the only tool that reads nebula certificates, wrapped for two versions.
+"""nebula-cert, the only tool that reads nebula certificates, wrapped for every version we meet.
 
-Debian ships nebula 1.6 (what the tests run), nixpkgs 1.10 (what the flake bundles). Their
-`print -json` differ: 1.6 prints `details.ips`, 1.10 prints `details.networks` plus `version`
-and `curve`, and may print a list. `cert_info` reads both into one shape.
+Debian 12 ships nebula 1.6 and Debian 13 1.9 (what the tests run); nixpkgs has 1.10 (what the
+flake bundles). Their `print -json` differ: up to 1.9 it prints one object with `details.ips`;
+1.10 and later print a list, with `details.networks` and `version` (and, for version-2
+certificates, `curve` and `publicKey` outside `details`). `cert_info` reads all of them into
+one shape; tests/unit/test_robustness.py holds real output of 1.6 and 1.11.
 """
 
 from __future__ import annotations

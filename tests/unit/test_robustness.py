@@ -132,15 +132,23 @@ NEBULA_16 = (
     '"notAfter":"2036-11-23T01:14:38Z","notBefore":"2026-11-26T01:14:38Z","publicKey":"9ef6","subnets":[]},'
     '"fingerprint":"0fe9","signature":"049d"}\n'
 )
-# The shape nebula 1.10's certificateV1.marshalJSON writes (cert/cert_v1.go), as a list.
-NEBULA_110 = (
+# Printed by nebula-cert 1.11.0 (Debian sid) for hosts/alpha.crt: a list, `networks`, `version`.
+NEBULA_111 = (
     '[{"details":{"curve":"CURVE25519","groups":["laptop","admin"],"isCa":false,"issuer":"55d6","name":"alpha",'
-    '"networks":["10.42.0.2/24"],"notAfter":"2036-11-23T01:14:38+00:00","notBefore":"2026-11-26T01:14:38+00:00",'
-    '"publicKey":"9ef6","unsafeNetworks":null},"fingerprint":"0fe9","signature":"049d","version":1}]\n'
+    '"networks":["10.42.0.2/24"],"notAfter":"2036-11-23T01:14:38Z","notBefore":"2026-11-26T01:14:38Z",'
+    '"publicKey":"9ef6","unsafeNetworks":[]},"fingerprint":"0fe9","signature":"049d","version":1}]\n'
+)
+# The same tool's shape for a version-2 certificate: curve and publicKey move out of details.
+NEBULA_111_V2 = (
+    '[{"curve":"CURVE25519","details":{"groups":["laptop","admin"],"isCa":false,"issuer":"55d6","name":"alpha",'
+    '"networks":["10.42.0.2/24"],"notAfter":"2036-11-23T01:14:38Z","notBefore":"2026-11-26T01:14:38Z",'
+    '"unsafeNetworks":null},"fingerprint":"0fe9","publicKey":"9ef6","signature":"049d","version":2}]\n'
 )
 
 
-@pytest.mark.parametrize("text", [NEBULA_16, NEBULA_110], ids=["nebula-1.6", "nebula-1.10"])
+@pytest.mark.parametrize(
+    "text", [NEBULA_16, NEBULA_111, NEBULA_111_V2], ids=["nebula-1.6", "nebula-1.11-v1", "nebula-1.11-v2"]
+)
 def test_print_json_of_both_nebula_versions(text: str) -> None:
     info = parse_print_json(text)
     assert (info.name, info.networks, info.groups, info.is_ca) == (
