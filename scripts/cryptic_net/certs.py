@@ -9,6 +9,7 @@ one shape; tests/unit/test_robustness.py holds real output of 1.6 and 1.11.
 
 from __future__ import annotations
 
+import base64
 import functools
 import json
 import shutil
@@ -35,6 +36,17 @@ class CertInfo:
     fingerprint: str
     not_before: datetime
     not_after: datetime
+    public_key: str = ""  # hex
+    curve: str = "CURVE25519"
+
+    def public_key_pem(self) -> bytes:
+        """The certificate's public key as `nebula-cert sign -in-pub` reads it."""
+        banner = "X25519" if self.curve == "CURVE25519" else self.curve
+        body = base64.b64encode(bytes.fromhex(self.public_key)).decode()
+        pem = (
+            f"-----BEGIN NEBULA {banner} PUBLIC KEY-----\n{body}\n-----END NEBULA {banner} PUBLIC KEY-----\n"
+        )
+        return pem.encode()
 
 
 class CertError(Exception):
@@ -84,6 +96,9 @@ def parse_print_json(text: str) -> CertInfo:
         fingerprint=doc["fingerprint"],
         not_before=_parse_time(details["notBefore"]),
         not_after=_parse_time(details["notAfter"]),
+        # Inside `details` up to version-1 certificates, beside it for version 2 (1.10+).
+        public_key=details.get("publicKey") or doc.get("publicKey") or "",
+        curve=details.get("curve") or doc.get("curve") or "CURVE25519",
     )
 
 
@@ -127,11 +142,15 @@ def sign(  # noqa: PLR0913, PLR0917 (mirrors nebula-cert sign's flags)
     ip_prefix: str,
     groups: list[str],
     out_crt: Path,
-    out_key: Path,
+    *,
+    out_key: Path | None = None,
+    in_pub: Path | None = None,
     duration: str | None = None,
 ) -> None:
+    """Sign a certificate for a new key pair (`out_key`) or an existing public key (`in_pub`)."""
     args = ["sign", *_version_flag("sign"), "-ca-crt", str(ca_crt), "-ca-key", str(ca_key)]
-    args += ["-name", name, "-ip", ip_prefix, "-out-crt", str(out_crt), "-out-key", str(out_key)]
+    args += ["-name", name, "-ip", ip_prefix, "-out-crt", str(out_crt)]
+    args += ["-in-pub", str(in_pub)] if in_pub is not None else ["-out-key", str(out_key)]
     if groups:
         args += ["-groups", ",".join(groups)]
     if duration:

@@ -12,7 +12,7 @@ from cryptic_net.errors import UserError, ValidationFailed
 from cryptic_net.inventory import load_inventory, schema_text
 from cryptic_net.output import write_tree
 from cryptic_net.render import render_host
-from cryptic_net.tooling import InitOptions, NewHostOptions, init, new_host
+from cryptic_net.tooling import InitOptions, NewHostOptions, RenewOptions, init, new_host, renew
 
 EXIT_USER_ERROR = 2
 
@@ -73,6 +73,10 @@ def _new_host(args: argparse.Namespace) -> int:
             args.duration,
         )
     )
+
+
+def _renew(args: argparse.Namespace) -> int:
+    return renew(RenewOptions(args.root, args.name, args.ca_crt, args.ca_key, args.duration))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -139,6 +143,13 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument("--ca-key", type=Path, required=True)
     cmd.add_argument("--duration", help="certificate validity (default: until just before the CA expires)")
     cmd.set_defaults(func=_new_host)
+
+    cmd = command("renew", "sign a new certificate for a host's key, from its YAML (IP, groups)")
+    cmd.add_argument("name")
+    cmd.add_argument("--ca-crt", type=Path, required=True)
+    cmd.add_argument("--ca-key", type=Path, required=True)
+    cmd.add_argument("--duration", help="certificate validity (default: until just before the CA expires)")
+    cmd.set_defaults(func=_renew)
     return top
 
 

@@ -398,26 +398,30 @@ def _cert_checks(  # noqa: C901, PLR0913, PLR0917 (one list of rules, in the ord
         col.errors.append(
             doc.diag(at, f"certificate name is {info.name!r}, expected {raw.name!r} (the file name)")
         )
+    # Where the certificate is this host's own, a new one for the same key is the fix.
+    renew = f" (`cryptic-net renew {raw.name}` signs a new one)" if info.name == raw.name else ""
     expected_net = f"{raw.ip}/{network.cidr.prefixlen}"
     if info.networks[:1] != (expected_net,):
         got = ", ".join(info.networks) or "none"
-        col.errors.append(doc.diag("$.ip", f"certificate has IP {got}, expected {expected_net}"))
+        col.errors.append(doc.diag("$.ip", f"certificate has IP {got}, expected {expected_net}{renew}"))
     yaml_groups = sorted(doc.data.get("groups", []))
     if sorted(info.groups) != yaml_groups:
         col.errors.append(
             doc.diag(
                 "$.groups" if "groups" in doc.data else at,
                 f"certificate groups are [{', '.join(sorted(info.groups))}], "
-                f"the file says [{', '.join(yaml_groups)}]",
+                f"the file says [{', '.join(yaml_groups)}]{renew}",
             )
         )
     stamp = info.not_after.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     if info.not_after <= now:
-        col.errors.append(doc.diag(at, f"certificate expired on {stamp}"))
+        col.errors.append(doc.diag(at, f"certificate expired on {stamp}{renew}"))
     elif info.not_before > now:
         col.errors.append(doc.diag(at, "certificate is not valid yet (notBefore is in the future)"))
     elif info.not_after - now <= EXPIRY_WARNING:
-        col.warnings.append(doc.diag(at, f"certificate expires on {stamp}, within 30 days", warning=True))
+        col.warnings.append(
+            doc.diag(at, f"certificate expires on {stamp}, within 30 days{renew}", warning=True)
+        )
     if ca_info is not None and info.not_after > ca_info.not_after:
         col.errors.append(doc.diag(at, "certificate outlives the network CA"))
 
@@ -641,6 +645,19 @@ def load_network(root: Path) -> Network:
     if col.errors or loaded is None:
         raise ValidationFailed(col.errors)
     return loaded[0]
+
+
+def load_host(root: Path, name: str) -> Document:
+    """hosts/NAME.yml alone, checked against the schema."""
+    root = root.absolute()
+    path = root / "hosts" / f"{name}.yml"
+    if not HOSTNAME.match(name) or not path.is_file():
+        raise UserError(f"{path}: no such host file")
+    col = _Collector(root)
+    doc = col.load(path, "host.schema.json")
+    if doc is None:
+        raise ValidationFailed(col.errors)
+    return doc
 
 
 def used_ips(root: Path) -> dict[ipaddress.IPv4Address, str]:

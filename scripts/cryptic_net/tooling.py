@@ -12,7 +12,15 @@ from pathlib import Path
 
 from cryptic_net import certs
 from cryptic_net.errors import UserError, ValidationFailed
-from cryptic_net.inventory import HOSTNAME, load_inventory, load_network, schema_errors, used_ips
+from cryptic_net.inventory import (
+    HOSTNAME,
+    Network,
+    load_host,
+    load_inventory,
+    load_network,
+    schema_errors,
+    used_ips,
+)
 from cryptic_net.yamlload import LoadError, load_text
 
 DEFAULT_CA_DURATION = "175200h"  # 20 years: host certificates can never outlive their CA
@@ -170,7 +178,7 @@ def _host_yaml(opts: NewHostOptions, root: Path, ip: ipaddress.IPv4Address, key_
     return "".join(out)
 
 
-def new_host(opts: NewHostOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (checks, then one write)
+def new_host(opts: NewHostOptions) -> int:
     root = opts.root.absolute()
     if not HOSTNAME.match(opts.name):
         raise UserError(
@@ -181,15 +189,7 @@ def new_host(opts: NewHostOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (chec
     if yml.exists():
         raise UserError(f"{yml}: already exists")
     network = load_network(root)
-    ca_key = _outside(root, opts.ca_key, "CA key")
-    if not ca_key.is_file():
-        raise UserError(f"{opts.ca_key}: not found")
-    try:
-        given, ours = certs.cert_info(opts.ca_crt), certs.cert_info(network.ca)
-    except certs.CertError as exc:
-        raise UserError(f"--ca-crt {opts.ca_crt}: {exc}") from None
-    if given.fingerprint != ours.fingerprint:
-        raise UserError(f"--ca-crt {opts.ca_crt} is not the network CA ({network.ca})")
+    ca_key = _signing_key(root, network, opts.ca_crt, opts.ca_key)
     ip = _pick_ip(network.cidr, used_ips(root), opts.ip)
     for endpoint in opts.lighthouse:
         host_part, _, port = endpoint.rpartition(":")
@@ -223,8 +223,8 @@ def new_host(opts: NewHostOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (chec
             f"{ip}/{network.cidr.prefixlen}",
             opts.groups,
             staging / "host.crt",
-            staging / "host.key",
-            opts.duration,
+            out_key=staging / "host.key",
+            duration=opts.duration,
         )
         key_out.parent.mkdir(parents=True, exist_ok=True)
         _atomic_write(key_out, (staging / "host.key").read_bytes(), 0o600)
@@ -236,9 +236,88 @@ def new_host(opts: NewHostOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (chec
     if not opts.bake_key:
         runtime = opts.key_path or f"/var/lib/cryptic-net/{network.name}/host.key"
         print(f"its private key is {key_out}: copy it to {runtime} on {opts.name} (mode 0600)")
+    _note_validation(root)
+    return 0
+
+
+def _signing_key(root: Path, network: Network, ca_crt: Path, ca_key: Path) -> Path:
+    """The CA key, checked: outside the tree, and its certificate is the network's CA."""
+    key = _outside(root, ca_key, "CA key")
+    if not key.is_file():
+        raise UserError(f"{ca_key}: not found")
+    try:
+        given, ours = certs.cert_info(ca_crt), certs.cert_info(network.ca)
+    except certs.CertError as exc:
+        raise UserError(f"--ca-crt {ca_crt}: {exc}") from None
+    if given.fingerprint != ours.fingerprint:
+        raise UserError(f"--ca-crt {ca_crt} is not the network CA ({network.ca})")
+    return key
+
+
+def _note_validation(root: Path) -> None:
+    """After a change: say what still keeps the inventory from validating, if anything."""
     try:
         load_inventory(root)
     except ValidationFailed as exc:
         print("note: the inventory does not validate yet:", file=sys.stderr)
         print(exc, file=sys.stderr)
+
+
+@dataclass(frozen=True)
+class RenewOptions:
+    root: Path
+    name: str
+    ca_crt: Path
+    ca_key: Path
+    duration: str | None
+
+
+def renew(opts: RenewOptions) -> int:
+    """Sign a new certificate for a host's existing public key, from its YAML (IP, groups).
+
+    For a certificate near expiry, or after the host's `groups` or `ip` changed. The private
+    key never has to be read, so this works for keys that live only on the host.
+    """
+    root = opts.root.absolute()
+    network = load_network(root)
+    doc = load_host(root, opts.name)
+    ca_key = _signing_key(root, network, opts.ca_crt, opts.ca_key)
+    ip = ipaddress.IPv4Address(doc.data["ip"])
+    if ip not in network.cidr:
+        raise UserError(f"{doc.file}: ip {ip} is outside the network {network.cidr}; fix it first")
+    cert = (root / "hosts" / doc.data.get("cert", f"{opts.name}.crt")).resolve()
+    if not cert.is_relative_to(root.resolve()):
+        raise UserError(f"{doc.file}: the certificate {cert} is outside the inventory")
+    try:
+        old = certs.cert_info(cert)
+    except certs.CertError as exc:
+        raise UserError(f"{cert}: cannot read the certificate to renew: {exc}") from None
+    if old.is_ca or old.name != opts.name or not old.public_key:
+        raise UserError(f"{cert} is not {opts.name}'s certificate; make a new host instead")
+    groups = list(doc.data.get("groups", []))
+    staging = Path(tempfile.mkdtemp(prefix=f".{opts.name}.", dir=cert.parent))
+    try:
+        (staging / "host.pub").write_bytes(old.public_key_pem())
+        certs.sign(
+            opts.ca_crt,
+            ca_key,
+            opts.name,
+            f"{ip}/{network.cidr.prefixlen}",
+            groups,
+            staging / "host.crt",
+            in_pub=staging / "host.pub",
+            duration=opts.duration,
+        )
+        new = certs.cert_info(staging / "host.crt")
+        _atomic_write(cert, (staging / "host.crt").read_bytes())
+    except certs.CertError as exc:
+        raise UserError(f"nebula-cert wrote an unreadable certificate: {exc}") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    until = new.not_after.strftime("%Y-%m-%d")
+    print(
+        f"renewed {cert.relative_to(root.resolve())}: {ip}/{network.cidr.prefixlen}, "
+        f"groups [{', '.join(groups)}], valid until {until}; same key pair"
+    )
+    _note_validation(root)
     return 0

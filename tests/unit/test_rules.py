@@ -17,6 +17,8 @@ from cryptic_net.errors import ValidationFailed
 from cryptic_net.inventory import load_inventory
 from tests.conftest import REPO, cli
 
+RENEW = "(`cryptic-net renew alpha` signs a new one)"
+
 
 def messages(root: Path, **kwargs: object) -> list[str]:
     with pytest.raises(ValidationFailed) as caught:
@@ -46,7 +48,7 @@ def test_expired_certificates(inventory: Path) -> None:
     later = example_not_after("alpha").not_after + timedelta(days=1)
     stamp = example_not_after("alpha").not_after.strftime("%Y-%m-%d %H:%M UTC")
     got = messages(inventory, now=later)
-    assert f"hosts/alpha.yml:5:7: $.cert: certificate expired on {stamp}" in got
+    assert f"hosts/alpha.yml:5:7: $.cert: certificate expired on {stamp} {RENEW}" in got
     assert len([m for m in got if "certificate expired" in m]) == 3
 
 
@@ -54,8 +56,9 @@ def test_expiring_soon_is_a_warning(inventory: Path) -> None:
     info = example_not_after("alpha")
     inv = load_inventory(inventory, now=info.not_after - timedelta(days=10))
     stamp = info.not_after.strftime("%Y-%m-%d %H:%M UTC")
-    assert f"hosts/alpha.yml:5:7: warning: $.cert: certificate expires on {stamp}, within 30 days" in map(
-        str, inv.warnings
+    assert (
+        f"hosts/alpha.yml:5:7: warning: $.cert: certificate expires on {stamp}, within 30 days {RENEW}"
+        in map(str, inv.warnings)
     )
 
 
@@ -100,7 +103,7 @@ def test_certificate_of_another_ca(inventory: Path, tmp_path: Path) -> None:
         "10.42.0.2/24",
         ["laptop", "admin"],
         inventory / "hosts" / "alpha.crt",
-        other / "alpha.key",
+        out_key=other / "alpha.key",
     )
     assert messages(inventory) == [
         "hosts/alpha.yml:5:7: $.cert: hosts/alpha.crt is not signed by the network CA (ca.crt)"

@@ -127,3 +127,72 @@ def test_new_host_errors(network: tuple[Path, Path], tmp_path: Path) -> None:
         == f"cryptic-net: error: --ca-crt {other / 'ca.crt'} is not the network CA ({root / 'ca.crt'})\n"
     )
     assert sorted(p.name for p in (root / "hosts").iterdir()) == ["lh.crt", "lh.yml"]
+
+
+def renew(root: Path, safe: Path, name: str) -> tuple[int, str, str]:
+    result = cli("renew", name, "--root", root, "--ca-crt", root / "ca.crt", "--ca-key", safe / "ca.key")
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_renew_after_a_group_change_keeps_the_key(network: tuple[Path, Path]) -> None:
+    root, safe = network
+    assert new_host(root, safe, "lh", "--lighthouse", "198.51.100.7:4242", "--bake-key")[0] == 0
+    assert new_host(root, safe, "laptop", "--groups", "admin")[0] == 0
+    before = certs.cert_info(root / "hosts" / "laptop.crt")
+    yml = root / "hosts" / "laptop.yml"
+    yml.write_text(yml.read_text().replace("groups: [admin]", "groups: [admin, dev]"))
+    validate = cli("validate", "--root", root)
+    assert validate.returncode == 2
+    assert "$.groups: certificate groups are [admin], the file says [admin, dev]" in validate.stderr
+    key_before = (safe / "laptop.key").read_bytes()
+
+    rc, out, err = renew(root, safe, "laptop")
+    after = certs.cert_info(root / "hosts" / "laptop.crt")
+    assert (rc, err) == (0, "")
+    assert out == (
+        f"renewed hosts/laptop.crt: 10.77.0.2/24, groups [admin, dev], "
+        f"valid until {after.not_after.strftime('%Y-%m-%d')}; same key pair\n"
+    )
+    assert after.public_key == before.public_key
+    assert after.fingerprint != before.fingerprint
+    assert sorted(after.groups) == ["admin", "dev"]
+    assert (safe / "laptop.key").read_bytes() == key_before
+    assert cli("validate", "--root", root).returncode == 0
+
+
+def test_renew_a_baked_key_host(network: tuple[Path, Path]) -> None:
+    root, safe = network
+    assert new_host(root, safe, "lh", "--lighthouse", "198.51.100.7:4242", "--bake-key")[0] == 0
+    key = (root / "hosts" / "lh.key").read_bytes()
+    before = certs.cert_info(root / "hosts" / "lh.crt")
+    assert renew(root, safe, "lh")[0] == 0
+    assert certs.cert_info(root / "hosts" / "lh.crt").public_key == before.public_key
+    assert (root / "hosts" / "lh.key").read_bytes() == key
+
+
+def test_renew_errors(network: tuple[Path, Path], tmp_path: Path) -> None:
+    root, safe = network
+    assert new_host(root, safe, "lh", "--lighthouse", "198.51.100.7:4242")[0] == 0
+    assert new_host(root, safe, "laptop")[0] == 0
+    rc, _, err = renew(root, safe, "gamma")
+    assert (rc, err) == (2, f"cryptic-net: error: {root / 'hosts' / 'gamma.yml'}: no such host file\n")
+    yml = root / "hosts" / "laptop.yml"
+    yml.write_text(yml.read_text().replace("cert: laptop.crt", "cert: lh.crt"))
+    crt = (root / "hosts" / "lh.crt").read_bytes()
+    rc, _, err = renew(root, safe, "laptop")
+    assert rc == 2
+    assert err == (
+        f"cryptic-net: error: {root / 'hosts' / 'lh.crt'} is not laptop's certificate; "
+        "make a new host instead\n"
+    )
+    assert (root / "hosts" / "lh.crt").read_bytes() == crt
+    other = tmp_path / "other"
+    other.mkdir()
+    certs.make_ca("other", "8760h", other / "ca.crt", other / "ca.key")
+    result = cli("renew", "lh", "--root", root, "--ca-crt", other / "ca.crt", "--ca-key", other / "ca.key")
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == f"cryptic-net: error: --ca-crt {other / 'ca.crt'} is not the network CA ({root / 'ca.crt'})\n"
+    )
+    assert (root / "hosts" / "lh.crt").read_bytes() == crt
