@@ -33,6 +33,17 @@ def inventory(tmp_path: Path) -> Path:
     return copy_inventory(tmp_path / "inv")
 
 
+@pytest.fixture
+def other_ca(tmp_path: Path) -> Path:
+    """A directory with ca.crt and ca.key of a CA that is not the network's."""
+    from cryptic_net import certs  # noqa: PLC0415 (the package is under test; import late)
+
+    other = tmp_path / "other"
+    other.mkdir()
+    certs.make_ca("other", "8760h", other / "ca.crt", other / "ca.key")
+    return other
+
+
 def cli(*args: str | Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """The installed command, as a user runs it (a separate process: tracebacks show)."""
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}

@@ -91,10 +91,8 @@ def test_certificate_outliving_the_ca(inventory: Path, monkeypatch: pytest.Monke
     assert messages(inventory) == ["hosts/beta.yml:5:7: $.cert: certificate outlives the network CA"]
 
 
-def test_certificate_of_another_ca(inventory: Path, tmp_path: Path) -> None:
-    other = tmp_path / "other"
-    other.mkdir()
-    certs.make_ca("other", "8760h", other / "ca.crt", other / "ca.key")
+def test_certificate_of_another_ca(inventory: Path, other_ca: Path) -> None:
+    other = other_ca
     (inventory / "hosts" / "alpha.crt").unlink()
     certs.sign(
         other / "ca.crt",

@@ -105,7 +105,7 @@ def test_init_rejects_bad_names_before_making_a_ca(tmp_path: Path) -> None:
     assert not (tmp_path / "ca").exists()
 
 
-def test_new_host_errors(network: tuple[Path, Path], tmp_path: Path) -> None:
+def test_new_host_errors(network: tuple[Path, Path], other_ca: Path) -> None:
     root, safe = network
     assert new_host(root, safe, "lh", "--lighthouse", "198.51.100.7:4242")[0] == 0
     rc, _, err = new_host(root, safe, "dup", "--ip", "10.77.0.1")
@@ -117,14 +117,13 @@ def test_new_host_errors(network: tuple[Path, Path], tmp_path: Path) -> None:
     assert "'Upper': a host name is lowercase letters" in err
     rc, _, err = new_host(root, safe, "far", "--ip", "10.78.0.1")
     assert (rc, err) == (2, "cryptic-net: error: --ip: 10.78.0.1 is not a host address of 10.77.0.0/24\n")
-    other = tmp_path / "other"
-    other.mkdir()
-    certs.make_ca("other", "8760h", other / "ca.crt", other / "ca.key")
-    result = cli("new-host", "x", "--root", root, "--ca-crt", other / "ca.crt", "--ca-key", other / "ca.key")
+    result = cli(
+        "new-host", "x", "--root", root, "--ca-crt", other_ca / "ca.crt", "--ca-key", other_ca / "ca.key"
+    )
     assert result.returncode == 2
     assert (
         result.stderr
-        == f"cryptic-net: error: --ca-crt {other / 'ca.crt'} is not the network CA ({root / 'ca.crt'})\n"
+        == f"cryptic-net: error: --ca-crt {other_ca / 'ca.crt'} is not the network CA ({root / 'ca.crt'})\n"
     )
     assert sorted(p.name for p in (root / "hosts").iterdir()) == ["lh.crt", "lh.yml"]
 
@@ -170,7 +169,7 @@ def test_renew_a_baked_key_host(network: tuple[Path, Path]) -> None:
     assert (root / "hosts" / "lh.key").read_bytes() == key
 
 
-def test_renew_errors(network: tuple[Path, Path], tmp_path: Path) -> None:
+def test_renew_errors(network: tuple[Path, Path], other_ca: Path) -> None:
     root, safe = network
     assert new_host(root, safe, "lh", "--lighthouse", "198.51.100.7:4242")[0] == 0
     assert new_host(root, safe, "laptop")[0] == 0
@@ -186,13 +185,12 @@ def test_renew_errors(network: tuple[Path, Path], tmp_path: Path) -> None:
         "make a new host instead\n"
     )
     assert (root / "hosts" / "lh.crt").read_bytes() == crt
-    other = tmp_path / "other"
-    other.mkdir()
-    certs.make_ca("other", "8760h", other / "ca.crt", other / "ca.key")
-    result = cli("renew", "lh", "--root", root, "--ca-crt", other / "ca.crt", "--ca-key", other / "ca.key")
+    result = cli(
+        "renew", "lh", "--root", root, "--ca-crt", other_ca / "ca.crt", "--ca-key", other_ca / "ca.key"
+    )
     assert result.returncode == 2
     assert (
         result.stderr
-        == f"cryptic-net: error: --ca-crt {other / 'ca.crt'} is not the network CA ({root / 'ca.crt'})\n"
+        == f"cryptic-net: error: --ca-crt {other_ca / 'ca.crt'} is not the network CA ({root / 'ca.crt'})\n"
     )
     assert (root / "hosts" / "lh.crt").read_bytes() == crt
