@@ -9,10 +9,18 @@ from pathlib import Path
 from cryptic_net import __version__
 from cryptic_net.appdir import assemble
 from cryptic_net.errors import UserError, ValidationFailed
-from cryptic_net.inventory import load_inventory, schema_text
+from cryptic_net.inventory import default_key_path, load_inventory, schema_text
 from cryptic_net.output import write_tree
 from cryptic_net.render import render_host
-from cryptic_net.tooling import InitOptions, NewHostOptions, RenewOptions, init, new_host, renew
+from cryptic_net.tooling import (
+    DEFAULT_CA_DURATION,
+    InitOptions,
+    NewHostOptions,
+    RenewOptions,
+    init,
+    new_host,
+    renew,
+)
 
 EXIT_USER_ERROR = 2
 
@@ -117,7 +125,11 @@ def parser() -> argparse.ArgumentParser:
     cmd.add_argument(
         "--ca-dir", type=Path, help="where the CA goes (default: ~/.local/share/cryptic-net/NAME-ca)"
     )
-    cmd.add_argument("--ca-duration", default="175200h", help="CA validity (default: 175200h, 20 years)")
+    cmd.add_argument(
+        "--ca-duration",
+        default=DEFAULT_CA_DURATION,
+        help=f"CA validity (default: {DEFAULT_CA_DURATION}, 20 years)",
+    )
     cmd.add_argument("--lighthouse-port", type=int, help="UDP port of lighthouses (default: 4242)")
     cmd.set_defaults(func=_init)
 
@@ -136,7 +148,7 @@ def parser() -> argparse.ArgumentParser:
     keys = cmd.add_mutually_exclusive_group()
     keys.add_argument("--bake-key", action="store_true", help="bake the private key into the binary")
     keys.add_argument(
-        "--key-path", help="where the key lives on the host (default: /var/lib/cryptic-net/NETWORK/host.key)"
+        "--key-path", help=f"where the key lives on the host (default: {default_key_path('NETWORK')})"
     )
     cmd.add_argument("--key-out", type=Path, help="where to write the key when not baked (outside the tree)")
     cmd.add_argument("--ca-crt", type=Path, required=True)

@@ -31,6 +31,13 @@ DEFAULT_MTU = 1300
 DEFAULT_LIGHTHOUSE_PORT = 4242
 EXPIRY_WARNING = timedelta(days=30)
 RUNTIME_KEY_DIR = "/var/lib/cryptic-net"
+
+
+def default_key_path(network: str) -> str:
+    """Where a host's key lives on the target machine when the YAML does not say."""
+    return f"{RUNTIME_KEY_DIR}/{network}/host.key"
+
+
 RULE_SELECTORS = ("host", "group", "groups", "cidr", "ca_name", "ca_sha")
 # Banners of nebula CA private keys (ed25519 in 1.6, also P256 in 1.10; encrypted or not).
 # Host keys are X25519 or plain P256 and may be baked on purpose.
@@ -598,7 +605,7 @@ def load_inventory(root: Path, now: datetime | None = None) -> Inventory:  # noq
             _cert_checks(col, root, network, ca_info, raw, cert, now)
             key_file: Path | None = None
             key_path: str | None = None
-            key = data.get("key", {"path": f"{RUNTIME_KEY_DIR}/{network.name}/host.key"})
+            key = data.get("key", {"path": default_key_path(network.name)})
             if "file" in key:
                 found = _inside(root, doc, "$.key.file", hosts_dir, key["file"])
                 if isinstance(found, Diagnostic):

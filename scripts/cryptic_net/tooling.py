@@ -15,6 +15,7 @@ from cryptic_net.errors import UserError, ValidationFailed
 from cryptic_net.inventory import (
     HOSTNAME,
     Network,
+    default_key_path,
     load_host,
     load_inventory,
     load_network,
@@ -196,11 +197,11 @@ def new_host(opts: NewHostOptions) -> int:
         if not host_part or not port.isdigit() or not 1 <= int(port) <= 65535:
             raise UserError(f"--lighthouse {endpoint!r}: expected HOST:PORT")
 
+    runtime = opts.key_path or default_key_path(network.name)
     if opts.bake_key:
         key_line = f"key:\n  file: {opts.name}.key  # baked into the binary\n"
         key_out = root / "hosts" / f"{opts.name}.key"
     else:
-        runtime = opts.key_path or f"/var/lib/cryptic-net/{network.name}/host.key"
         key_line = f"key:\n  path: {runtime}  # read on the host at run time\n"
         key_out = _outside(root, opts.key_out or ca_key.parent / f"{opts.name}.key", "host key")
         if key_out.exists():
@@ -234,7 +235,6 @@ def new_host(opts: NewHostOptions) -> int:
         shutil.rmtree(staging, ignore_errors=True)
     print(f"added host {opts.name} ({ip}): {yml}")
     if not opts.bake_key:
-        runtime = opts.key_path or f"/var/lib/cryptic-net/{network.name}/host.key"
         print(f"its private key is {key_out}: copy it to {runtime} on {opts.name} (mode 0600)")
     _note_validation(root)
     return 0

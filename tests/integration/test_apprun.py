@@ -195,13 +195,8 @@ def test_check_reports_port_53_taken(appdir: Path, lock_dir: Path) -> None:
         "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
         "print(r.stdout, end=''); sys.exit(r.returncode)\n"
     )
-    r = subprocess.run(
-        ["unshare", "--net", "--", sys.executable, "-c", code, str(appdir / "AppRun"), "check"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "CRYPTIC_NET_LOCK_DIR": str(lock_dir)},
+    r = apprun(
+        appdir, "check", lock_dir=lock_dir, prefix=("unshare", "--net", "--", sys.executable, "-c", code)
     )
     assert r.returncode == 8, r.stdout + r.stderr
     assert "FAIL  port 53 on 10.42.0.2 is taken" in r.stdout
@@ -209,14 +204,7 @@ def test_check_reports_port_53_taken(appdir: Path, lock_dir: Path) -> None:
 
 
 def test_check_passes_on_a_good_appdir(appdir: Path, lock_dir: Path) -> None:
-    r = subprocess.run(
-        ["unshare", "--net", "--", str(appdir / "AppRun"), "check"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, "CRYPTIC_NET_LOCK_DIR": str(lock_dir)},
-    )
+    r = apprun(appdir, "check", lock_dir=lock_dir, prefix=("unshare", "--net", "--"))
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.splitlines()[-1] == "all checks passed"
 
