@@ -1,27 +1,32 @@
-"""nebula-cert, the only tool that reads nebula certificates, wrapped for every version we meet.
+"""Nebula certificates for the rest of the tool: read and verified in-process, signed by nebula-cert.
 
-Debian 12 ships nebula 1.6 and Debian 13 1.9 (what the tests run); nixpkgs has 1.10 (what the
-flake bundles). Their `print -json` differ: up to 1.9 it prints one object with `details.ips`;
-1.10 and later print a list, with `details.networks` and `version` (and, for version-2
-certificates, `curve` and `publicKey` outside `details`). `cert_info` reads all of them into
-one shape; tests/unit/test_robustness.py holds real output of 1.6 and 1.11.
+Reading and verifying (`read_certs`, `cert_info`, `verify`) use `cryptic_net.nebcert`, which
+knows both formats (version 1 of nebula 1.6-1.10, version 2 of 1.10 and later), both curves and
+PEM bundles, and says why it is built as it is. No process is started: at 1,000 hosts the two
+`nebula-cert` runs per host were most of `validate`'s time. Signing (`make_ca`, `sign`) still
+runs `nebula-cert`, which owns the private keys' formats; tests/unit/test_certs_differential.py
+holds the reader to `nebula-cert print -json` and `nebula-cert verify` of every version at hand.
 """
 
 from __future__ import annotations
 
 import base64
 import functools
-import json
 import shutil
 import subprocess
+import time
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+from cryptic_net import nebcert
 from cryptic_net.errors import UserError
+from cryptic_net.nebcert import CertError
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+__all__ = ["CertError", "CertInfo", "cert_info", "make_ca", "read_certs", "sign", "verify"]
 
 TIMEOUT = 20
 
@@ -38,19 +43,17 @@ class CertInfo:
     not_after: datetime
     public_key: str = ""  # hex
     curve: str = "CURVE25519"
+    version: int = 1
+    unsafe_networks: tuple[str, ...] = ()
 
     def public_key_pem(self) -> bytes:
-        """The certificate's public key as `nebula-cert sign -in-pub` reads it."""
+        """The certificate's public key as `nebula-cert sign -in-pub` reads it (X25519 or P256)."""
         banner = "X25519" if self.curve == "CURVE25519" else self.curve
         body = base64.b64encode(bytes.fromhex(self.public_key)).decode()
         pem = (
             f"-----BEGIN NEBULA {banner} PUBLIC KEY-----\n{body}\n-----END NEBULA {banner} PUBLIC KEY-----\n"
         )
         return pem.encode()
-
-
-class CertError(Exception):
-    """nebula-cert refused a file; the message is its reason, made one line."""
 
 
 def nebula_cert() -> str:
@@ -77,47 +80,76 @@ def _one_line(text: str) -> str:
     return lines[0].removeprefix("Error: ") if lines else "nebula-cert failed"
 
 
-def _parse_time(value: str) -> datetime:
-    return datetime.fromisoformat(value)
+def _time(seconds: int) -> datetime:
+    # nebula keeps any int64; a datetime stops at years 1 and 9999, far enough either way.
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return datetime.max.replace(tzinfo=UTC) if seconds > 0 else datetime.min.replace(tzinfo=UTC)
 
 
-def parse_print_json(text: str) -> CertInfo:
-    """Read `nebula-cert print -json` output of nebula 1.6 or 1.10 (first certificate)."""
-    raw, _ = json.JSONDecoder().raw_decode(text.strip())
-    doc: Any = raw[0] if isinstance(raw, list) and raw else raw
-    details = doc["details"]
-    networks = details.get("networks", details.get("ips")) or []
+def _info(cert: nebcert.Certificate) -> CertInfo:
     return CertInfo(
-        name=details["name"],
-        networks=tuple(str(n) for n in networks),
-        groups=tuple(details.get("groups") or ()),
-        is_ca=bool(details.get("isCa", False)),
-        issuer=details.get("issuer") or "",
-        fingerprint=doc["fingerprint"],
-        not_before=_parse_time(details["notBefore"]),
-        not_after=_parse_time(details["notAfter"]),
-        # Inside `details` up to version-1 certificates, beside it for version 2 (1.10+).
-        public_key=details.get("publicKey") or doc.get("publicKey") or "",
-        curve=details.get("curve") or doc.get("curve") or "CURVE25519",
+        name=cert.name,
+        networks=tuple(map(str, cert.networks)),
+        groups=cert.groups,
+        is_ca=cert.is_ca,
+        issuer=cert.issuer,
+        fingerprint=cert.fingerprint,
+        not_before=_time(cert.not_before),
+        not_after=_time(cert.not_after),
+        public_key=cert.public_key.hex(),
+        curve=cert.curve_name,
+        version=cert.version,
+        unsafe_networks=tuple(map(str, cert.unsafe_networks)),
     )
 
 
-def cert_info(path: Path) -> CertInfo:
-    result = _run(["print", "-json", "-path", str(path)])
-    if result.returncode != 0:
-        raise CertError(_one_line(result.stderr or result.stdout))
+def _read(path: Path) -> tuple[nebcert.Certificate, ...]:
     try:
-        return parse_print_json(result.stdout)
-    except (ValueError, KeyError, TypeError, IndexError) as exc:
-        raise CertError(f"unexpected nebula-cert output ({exc})") from None
+        with path.open("rb") as f:
+            data = f.read(nebcert.MAX_PEM_SIZE + 1)
+    except OSError as exc:
+        raise CertError(f"unable to read cert: {exc.strerror or exc}") from None
+    return nebcert.read_pem(data)
 
 
-def verify(ca: Path, crt: Path) -> str | None:
-    """None when `crt` is signed by `ca` and valid now, else nebula-cert's reason."""
-    result = _run(["verify", "-ca", str(ca), "-crt", str(crt)])
-    if result.returncode == 0:
-        return None
-    return _one_line(result.stderr or result.stdout)
+def read_certs(path: Path) -> tuple[CertInfo, ...]:
+    """Every certificate of a PEM file (a CA bundle holds several); CertError if any is bad."""
+    try:
+        return tuple(_info(c) for c in _read(path))
+    except CertError as exc:
+        # nebula-cert print's words, which tests/bad/cert-not-a-cert.case shows the user.
+        raise CertError(f"error while unmarshaling cert: {exc}") from None
+
+
+def cert_info(path: Path) -> CertInfo:
+    """The first certificate of a PEM file (every block of the file must be a good certificate)."""
+    return read_certs(path)[0]
+
+
+def verify(ca: Path, crt: Path, now: datetime | None = None) -> str | None:
+    """None when every certificate in `crt` is valid at `now` (default: now) under the CA bundle `ca`.
+
+    As nebula's CA pool: the issuer fingerprint picks the CA among those in `ca`; curve, validity
+    of both, signature, and the CA's limits on validity, groups and networks are checked.
+    """
+    try:
+        pool = nebcert.CAPool(_read(ca))
+    except CertError as exc:
+        return f"error while adding ca cert to pool: {exc}"
+    try:
+        certificates = _read(crt)
+    except CertError as exc:
+        return f"error while parsing crt: {exc}"
+    at = now.timestamp() if now is not None else time.time()
+    for index, cert in enumerate(certificates):
+        try:
+            pool.verify(cert, at)
+        except CertError as exc:
+            where = f"certificate {index + 1} ({cert.name}): " if len(certificates) > 1 else ""
+            return f"{where}{exc}"
+    return None
 
 
 @functools.cache

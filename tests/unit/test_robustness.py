@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from cryptic_net import cli
-from cryptic_net.certs import parse_print_json
 from cryptic_net.inventory import schema_text
 from tests.conftest import copy_inventory
+from tests.unit.nebula_oracle import parse_print_json
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -150,12 +150,21 @@ NEBULA_111_V2 = (
     "text", [NEBULA_16, NEBULA_111, NEBULA_111_V2], ids=["nebula-1.6", "nebula-1.11-v1", "nebula-1.11-v2"]
 )
 def test_print_json_of_both_nebula_versions(text: str) -> None:
-    info = parse_print_json(text)
-    assert (info.name, info.networks, info.groups, info.is_ca) == (
+    # The differential certificate test (test_certs_differential.py) reads nebula-cert through this.
+    [info] = parse_print_json(text)
+    assert (info["name"], info["networks"], info["groups"], info["isCa"]) == (
         "alpha",
-        ("10.42.0.2/24",),
-        ("laptop", "admin"),
+        ["10.42.0.2/24"],
+        ["laptop", "admin"],
         False,
     )
-    assert (info.issuer, info.fingerprint) == ("55d6", "0fe9")
-    assert info.not_after.year == 2036
+    assert (info["issuer"], info["fingerprint"], info["publicKey"]) == ("55d6", "0fe9", "9ef6")
+    assert info["notAfter"] == 2111015678  # 2036-11-23T01:14:38Z
+    assert info["unsafeNetworks"] == []
+    assert info["curve"] == (None if "version" not in text else "CURVE25519")
+
+
+def test_print_json_of_a_bundle() -> None:
+    # 1.6 prints one object per line, 1.10+ one list: both give every certificate.
+    assert [c["name"] for c in parse_print_json(NEBULA_16 + NEBULA_16)] == ["alpha", "alpha"]
+    assert len(parse_print_json(NEBULA_111.replace("}]", "},") + NEBULA_111[1:])) == 2
