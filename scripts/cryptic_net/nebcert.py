@@ -237,7 +237,7 @@ def _v1_classes() -> tuple[type[Message], type[Message]]:
     )
 
 
-_RawCert, _RawDetails = _v1_classes()
+RawCertificateV1, RawDetailsV1 = _v1_classes()
 
 
 def _mask_bits(mask: int) -> int:
@@ -264,7 +264,7 @@ def _v1_encode_pairs(prefixes: tuple[Prefix, ...]) -> list[int]:
 def _read_v1(der: bytes) -> Certificate:
     if not der:
         raise CertError("nil byte array")
-    raw: Any = _RawCert()
+    raw: Any = RawCertificateV1()
     try:
         raw.ParseFromString(der)
     except (DecodeError, RuntimeError, ValueError) as exc:
@@ -277,7 +277,7 @@ def _read_v1(der: bytes) -> Certificate:
     networks = _v1_pairs(list(d.Ips), "IPs")
     unsafe = _v1_pairs(list(d.Subnets), "Subnets")
     # What nebula signs and hashes: the details re-encoded from the decoded values.
-    again: Any = _RawDetails(
+    again: Any = RawDetailsV1(
         Name=d.Name,
         Ips=_v1_encode_pairs(networks),
         Subnets=_v1_encode_pairs(unsafe),
@@ -289,7 +289,7 @@ def _read_v1(der: bytes) -> Certificate:
         Issuer=bytes(d.Issuer),
         curve=d.curve,
     )
-    whole: Any = _RawCert(Signature=bytes(raw.Signature))
+    whole: Any = RawCertificateV1(Signature=bytes(raw.Signature))
     whole.Details.CopyFrom(again)
     whole.Details.SetInParent()
     signed = again.SerializeToString(deterministic=True)
