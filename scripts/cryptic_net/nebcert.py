@@ -164,7 +164,7 @@ def pem_blocks(data: bytes) -> Iterator[tuple[int, str, bytes]]:
         line = data.count(b"\n", 0, pos) + 1
         begin = _PEM_BEGIN.match(data, pos)
         if begin is None:
-            if pos == 0 or b"-----BEGIN " not in data:
+            if b"-----BEGIN " not in data:
                 raise CertError("input did not contain a valid PEM encoded block")
             raise CertError(f"line {line}: text outside a PEM block")
         banner = begin.group(1)
@@ -268,9 +268,9 @@ def _read_v1(der: bytes) -> Certificate:
     try:
         raw.ParseFromString(der)
     except (DecodeError, RuntimeError, ValueError) as exc:
-        raise CertError(
-            f"cannot parse protobuf: {str(exc).splitlines()[0] if str(exc) else 'bad data'}"
-        ) from None
+        # upb says "Error parsing message with type '...': <reason>"; the reason is what helps.
+        reason = str(exc).splitlines()[0].rpartition("': ")[2] if str(exc) else "bad data"
+        raise CertError(f"cannot parse protobuf: {reason}") from None
     if not raw.HasField("Details"):
         raise CertError("encoded Details was nil")
     d = raw.Details
