@@ -105,13 +105,33 @@ def _info(cert: nebcert.Certificate) -> CertInfo:
     )
 
 
-def _read(path: Path) -> tuple[nebcert.Certificate, ...]:
+def _read_bytes(path: Path) -> bytes:
+    # In chunks, up to one byte past the limit (read_pem then says it is too large): a FIFO or
+    # /dev/zero named as a certificate must not read forever, and f.read(4 MiB) would allocate
+    # 4 MiB for every small certificate.
+    chunks: list[bytes] = []
+    size = 0
     try:
         with path.open("rb") as f:
-            data = f.read(nebcert.MAX_PEM_SIZE + 1)
+            while size <= nebcert.MAX_PEM_SIZE:
+                chunk = f.read(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
     except OSError as exc:
         raise CertError(f"unable to read cert: {exc.strerror or exc}") from None
+    return b"".join(chunks)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse(data: bytes) -> tuple[nebcert.Certificate, ...]:
+    # validate reads each host certificate twice (cert_info, then verify): parse it once.
     return nebcert.read_pem(data)
+
+
+def _read(path: Path) -> tuple[nebcert.Certificate, ...]:
+    return _parse(_read_bytes(path))
 
 
 def read_certs(path: Path) -> tuple[CertInfo, ...]:
@@ -128,6 +148,12 @@ def cert_info(path: Path) -> CertInfo:
     return read_certs(path)[0]
 
 
+@functools.lru_cache(maxsize=8)
+def _pool(data: bytes) -> nebcert.CAPool:
+    # One network CA checks a thousand hosts: read it and check its self-signature once.
+    return nebcert.CAPool(nebcert.read_pem(data))
+
+
 def verify(ca: Path, crt: Path, now: datetime | None = None) -> str | None:
     """None when every certificate in `crt` is valid at `now` (default: now) under the CA bundle `ca`.
 
@@ -135,7 +161,7 @@ def verify(ca: Path, crt: Path, now: datetime | None = None) -> str | None:
     of both, signature, and the CA's limits on validity, groups and networks are checked.
     """
     try:
-        pool = nebcert.CAPool(_read(ca))
+        pool = _pool(_read_bytes(ca))
     except CertError as exc:
         return f"error while adding ca cert to pool: {exc}"
     try:
