@@ -45,7 +45,6 @@ Every failure is a `CertError` with a one-line reason; no other exception escape
 
 from __future__ import annotations
 
-import base64
 import binascii
 import hashlib
 import ipaddress
@@ -177,7 +176,8 @@ def pem_blocks(data: bytes) -> Iterator[tuple[int, str, bytes]]:
         if not all(_B64_LINE.fullmatch(raw.strip(b" \t\r")) for raw in lines):
             raise CertError(f"line {line}: PEM block holds a header or non-base64 text")
         try:
-            decoded = base64.b64decode(b"".join(raw.strip(b" \t\r") for raw in lines), validate=True)
+            # Strict, as Go's base64.StdEncoding: padding only at the end, nothing after it.
+            decoded = binascii.a2b_base64(b"".join(raw.strip(b" \t\r") for raw in lines), strict_mode=True)
         except (binascii.Error, ValueError):
             raise CertError(f"line {line}: PEM block is not valid base64") from None
         yield line, banner.decode("ascii", "replace"), decoded

@@ -125,6 +125,10 @@ HOSTILE = {
     "no-end": (V2[:-40], "line 1: PEM block has no END line"),
     "header": (V2.replace(b"-----\n", b"-----\nProc-Type: 4\n", 1), "line 1: PEM block holds a header"),
     "bad-base64": (block("NEBULA CERTIFICATE", b"").replace(b"\n\n", b"\nQQ\n"), "not valid base64"),
+    "data-after-padding": (
+        b"-----BEGIN NEBULA CERTIFICATE-----\nQQ==QQ==\n-----END NEBULA CERTIFICATE-----\n",
+        "not valid base64",
+    ),
     "key-banner": (
         block("NEBULA X25519 PUBLIC KEY", b"k" * 32),
         "did not contain a proper certificate banner",
