@@ -67,7 +67,13 @@ let
     '';
   });
 
-  squashfuse' = (squashfuse.override { fuse3 = fuse3'; }).overrideAttrs (old: {
+  # squashfuse's FUSE argument has been named `fuse` (0.5.2), `fuse3` (0.6.1,
+  # nixpkgs PR #340410; pkgs/by-name/sq/squashfuse/package.nix as stored at
+  # NixOS/nixpkgs 0223c7a) and `fuse` again (a later 0.6.3): ask the function
+  # which one it takes instead of guessing.
+  fuseArgName = if lib.functionArgs squashfuse.override ? fuse3 then "fuse3" else "fuse";
+
+  squashfuse' = (squashfuse.override { ${fuseArgName} = fuse3'; }).overrideAttrs (old: {
     postInstall = (old.postInstall or "") + ''
       install -D -m644 -t "$out/include/squashfuse" ./*.h
     '';
@@ -98,8 +104,17 @@ stdenv.mkDerivation {
     lzo
   ];
 
-  # A plain static executable: no PIE, hence no dynamic section.
-  hardeningDisable = [ "pie" ];
+  # Our own change (./extract-and-run.patch; see the top of this file): a private
+  # extraction directory and stop signals passed on to the child.
+  patches = [ ./extract-and-run.patch ];
+
+  # No hardeningDisable = [ "pie" ]: nixpkgs dropped the "pie" flag (PRs #442510,
+  # #449771); make-derivation.nix's knownHardeningFlags no longer lists it, and an
+  # unknown flag aborts evaluation ("mkDerivation was called with unsupported
+  # hardening flags"; read in a nixpkgs fork's copy, Sigmanificient/nixpkgs
+  # bb07827, since the pinned 7c8764b is not stored here). gcc links PIE by
+  # default but -static alone gives a non-PIE static executable (PR #439314),
+  # which the `static` check verifies (no dynamic section).
 
   dontConfigure = true;
 

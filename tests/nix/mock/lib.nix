@@ -11,6 +11,13 @@ let
     ;
 
   lib = {
+    # nixpkgs' lib.functionArgs: a functor may carry its arguments in __functionArgs.
+    functionArgs =
+      f:
+      if f ? __functor then
+        f.__functionArgs or (builtins.functionArgs (f.__functor f))
+      else
+        builtins.functionArgs f;
     genAttrs =
       names: f:
       listToAttrs (

@@ -54,11 +54,16 @@ let
         mkDerivation (attrs // change);
     };
 
+  # As in nixpkgs, `override` reports the recipe's arguments to lib.functionArgs
+  # (lib.mirrorFunctionArgs), so a caller can pick an argument name by asking.
   makeOverridable =
     f: args:
     f args
     // {
-      override = more: makeOverridable f (args // more);
+      override = {
+        __functionArgs = functionArgs f;
+        __functor = _: more: makeOverridable f (args // more);
+      };
     };
 
   # Like nixpkgs' callPackage: fills arguments from pkgs, fails on a required
