@@ -168,7 +168,9 @@ def build(appdir: Path, out: Path, *, comp: str = "gzip", cache: Path | None = N
     )
     if proc.returncode != 0 or not tmp_out.is_file():
         raise ToolError(f"appimagetool failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    tmp_out.chmod(0o755)
+    # 0700: an AppImage may carry its host key, and AppRun refuses to run one that others can
+    # read (docs/security.md).
+    tmp_out.chmod(0o700)
     tmp_out.replace(out)
     return out
 

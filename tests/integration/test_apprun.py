@@ -150,35 +150,43 @@ def test_second_instance_is_refused(appdir: Path, lock_dir: Path, held_lock: obj
     assert "FAIL  another instance" in r.stdout
 
 
-def no_flock_path(tmp_path: Path) -> str:
-    """A PATH with what AppRun uses from coreutils but no flock(1)."""
-    d = tmp_path / "no-flock-bin"
-    d.mkdir()
-    for tool in ("mkdir", "cat", "rm", "rmdir", "id", "sed", "sleep"):
-        found = shutil.which(tool)
-        assert found, tool
-        (d / tool).symlink_to(found)
-    return str(d)
+def no_flock(tmp_path: Path) -> tuple[str, ...]:
+    """A prefix that hides flock(1) (AppRun sets its own PATH): an empty, non-executable file
+    bind-mounted over it in a private mount namespace."""
+    flock = shutil.which("flock")
+    assert flock, "flock (util-linux)"
+    empty = tmp_path / "no-flock"
+    empty.write_text("")
+    empty.chmod(0o644)
+    script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
+    return ("unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "hide", str(empty), flock)
 
 
 def test_lock_fallback_without_flock(appdir: Path, lock_dir: Path, tmp_path: Path) -> None:
-    path = no_flock_path(tmp_path)
+    hide = no_flock(tmp_path)
     lock_d = lock_dir / "example-alpha.lock.d"
     lock_d.mkdir()
     sleeper = subprocess.Popen(["sleep", "60"])
     try:
-        (lock_d / "pid").write_text(f"{sleeper.pid}\n")
-        r = apprun(appdir, "run", lock_dir=lock_dir, env={"PATH": path})
+        (lock_d / "owner").write_text(f"{sleeper.pid} {proc_start(sleeper.pid)}\n")
+        r = apprun(appdir, "run", lock_dir=lock_dir, prefix=hide)
         assert r.returncode == 6, r.stderr
         assert f"by PID {sleeper.pid}" in r.stderr
     finally:
         sleeper.kill()
         sleeper.wait(5)
     # The holder is gone: the lock is stale, taken over (and released again by check).
-    r = apprun(appdir, "check", lock_dir=lock_dir, env={"PATH": path})
+    r = apprun(appdir, "check", lock_dir=lock_dir, prefix=hide)
     assert "removing stale lock" in r.stdout
     assert f"ok    lock {lock_dir}/example-alpha.lock is free" in r.stdout
     assert not lock_d.exists()
+    assert not list(lock_dir.iterdir())
+
+
+def proc_start(pid: int) -> str:
+    """Field 22 of /proc/PID/stat: the start time that tells a reused PID apart."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    return stat.rsplit(")", 1)[1].split()[19]
 
 
 def test_lock_dir_not_creatable(appdir: Path) -> None:
