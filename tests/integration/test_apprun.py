@@ -159,7 +159,19 @@ def no_flock(tmp_path: Path) -> tuple[str, ...]:
     empty.write_text("")
     empty.chmod(0o644)
     script = 'mount --bind "$1" "$2" && shift 2 && exec "$@"'
-    return ("unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script, "hide", str(empty), flock)
+    return (
+        "unshare",
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "hide",
+        str(empty),
+        flock,
+    )
 
 
 def test_lock_fallback_without_flock(appdir: Path, lock_dir: Path, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -19,13 +20,14 @@ from typing import TYPE_CHECKING
 
 import netns
 import pytest
-from conftest import Build, world_readable_copy
+from conftest import Build, children, comm, world_readable_copy
 from test_apprun import apprun, no_flock, proc_start
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 pytestmark = [pytest.mark.root, pytest.mark.integration]
+
 
 def tool(name: str) -> str:
     found = shutil.which(name)
@@ -205,7 +207,7 @@ def test_path_is_reset(appdir: Path, lock_dir: Path, tmp_path: Path) -> None:
         # issue 11's reproduction: a network name with a newline made this a command.
         "Do\n",
         "CRYPTIC_NET_HOST='alpha'; touch {marker}\n",
-        "CRYPTIC_NET_HOST=\"$(touch {marker})\"\n",
+        'CRYPTIC_NET_HOST="$(touch {marker})"\n',
         "CRYPTIC_NET_HOST=`touch {marker}`\n",
         "CRYPTIC_NET_HOST='al'pha'\n",
         "CRYPTIC_NET_HOST='al\rpha'\n",
@@ -320,17 +322,10 @@ def test_host_key_missing_unreadable_or_exposed(
     keys.mkdir()
     key = keys / "host.key"
     kept_on_host(appdir, key)
+    fix = f"copy this host's key there, mode 0600 (install -m 0600 -o root HOST.key {key})"
     cases = [
-        (
-            lambda: None,
-            f"host key {key} is missing: copy this host's key there, mode 0600 "
-            f"(install -m 0600 -o root HOST.key {key})",
-        ),
-        (
-            key.mkdir,
-            f"host key {key} is not a readable file: copy this host's key there, mode 0600 "
-            f"(install -m 0600 -o root HOST.key {key})",
-        ),
+        (lambda: None, f"host key {key} is missing: {fix}"),
+        (key.mkdir, f"host key {key} is not a readable file: {fix}"),
     ]
     for make, message in cases:
         make()
@@ -342,7 +337,7 @@ def test_host_key_missing_unreadable_or_exposed(
         assert f"FAIL  {message}" in r.stdout
         # One line about the key, not nebula's whole configuration.
         assert "FAIL  nebula configuration (nebula -test) fails: see the host key above" in r.stdout
-        assert len(r.stdout.splitlines()) < 12  # noqa: PLR2004
+        assert len(r.stdout.splitlines()) < 12
     key.rmdir()
     shutil.copy(builds["alpha"].appdir / "etc/nebula/host.key", key)
     key.chmod(0o644)
@@ -410,3 +405,50 @@ def test_only_one_of_many_starters_wins_a_stale_lock(appdir: Path, lock_dir: Pat
             if p.poll() is None:
                 p.kill()
             p.wait(10)
+
+
+# --- without FUSE, without a shared temporary directory (issue 10, 4) ------------------------
+
+
+def test_extracted_once_into_a_root_owned_directory(
+    builds: dict[str, Build], tmp_path: Path, lock_dir: Path
+) -> None:
+    # docs/security.md and contrib/systemd/cryptic-net-extracted@.service: extract once, as
+    # root, into a directory only root can write, and run AppRun from there. No FUSE, no
+    # $TMPDIR, and AppRun's PID becomes pmux, so SIGTERM stops everything.
+    opt = tmp_path / "opt-cryptic-net"
+    opt.mkdir(mode=0o755)
+    subprocess.run(
+        [str(builds["alpha"].appimage), "--appimage-extract"],
+        cwd=opt,
+        env=clean_env(),
+        stdout=subprocess.DEVNULL,
+        check=True,
+    )
+    appdir = opt / "alpha"
+    (opt / "squashfs-root").rename(appdir)
+    assert (appdir / "etc/nebula/host.key").stat().st_mode & 0o077 == 0
+    r = apprun(appdir, "check", lock_dir=lock_dir, prefix=NO_NET)
+    assert r.returncode == 0, r.stdout
+    proc = subprocess.Popen(
+        [*NO_NET, str(appdir / "AppRun"), "run"],
+        env=clean_env(CRYPTIC_NET_LOCK_DIR=str(lock_dir)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+
+        def both() -> list[int] | None:
+            kids = children(proc.pid)
+            return kids if len(kids) >= 2 else None
+
+        kids = netns.wait_until("nebula and dnsmasq under pmux", both, 20)
+        assert sorted(comm(k) for k in kids) == ["dnsmasq", "nebula"]
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+        for k in kids:
+            assert not Path(f"/proc/{k}").exists() or comm(k) not in ("nebula", "dnsmasq")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)

@@ -90,7 +90,7 @@ def test_capabilities_per_run_mode() -> None:
 
 def test_every_apprun_error_status_prevents_a_restart() -> None:
     statuses = re.findall(r"^#\s+(\d+)\s", APPRUN.read_text(), re.MULTILINE)
-    config_errors = {s for s in statuses if int(s) >= 2}  # noqa: PLR2004 (0 ok, 1 program failed)
+    config_errors = {s for s in statuses if int(s) >= 2}
     assert config_errors == {str(n) for n in range(2, 12)}
     for unit in SCORES:
         assert set(directive(unit, "RestartPreventExitStatus")[0].split()) == config_errors
