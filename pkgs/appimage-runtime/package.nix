@@ -40,6 +40,51 @@
 # fusermount involved) and with --appimage-extract-and-run, and a SIGTERM to
 # it stops pmux, nebula and dnsmasq and unmounts the image. gcc warns
 # -Wformat-overflow in runtime.c, which is why -Werror is dropped.
+#
+# Our patch, ./extract-and-run.patch (issue 10; docs/security.md). Upstream's
+# --appimage-extract-and-run extracts into $TMPDIR/appimage_extracted_<md5 of
+# the file>: any local user can predict that name and pre-create it, files of
+# the same size are skipped, and fopen/mkdir follow the symlinks they find, so
+# root writes (and then runs) wherever that user points. And it waits for its
+# child without passing SIGTERM on (AppImageKit#1053), orphaning pmux. The
+# patch:
+# - makes the directory with mkdtemp (mode 0700, a name nobody can predict);
+# - writes each file by removing whatever has its name and creating it with
+#   O_CREAT|O_EXCL|O_NOFOLLOW (fchmod on the descriptor, not chmod on the
+#   name): no symlink it did not create is ever followed, also with
+#   --appimage-extract into an existing squashfs-root;
+# - passes SIGTERM, SIGINT, SIGHUP and SIGQUIT on to the child (one arriving
+#   before the child exists is remembered and delivered, or ends the run
+#   before it starts), keeps waiting through EINTR, and still removes the
+#   directory afterwards.
+# The MD5 of the file is still computed (unused) to keep the patch small.
+#
+# Verified by hand on 2026-11-28 (Debian 12, gcc 12.2, no Nix; sources from
+# AppImage/type2-runtime dd6cebe and vasi/squashfuse 0.6.1, neither kept):
+#   squashfuse: ./autogen.sh && ./configure --disable-shared --enable-static
+#     && make install, private headers copied into include/squashfuse;
+#   runtime: `patch -p1 < extract-and-run.patch`, then the compile, link,
+#     strip and magic of buildPhase below with -lfuse3 -lzstd -lz -llzma;
+#   an alpha AppImage (tests' stand-in pmux) packed with the classic
+#     appimagetool's --runtime-file, once with the unpatched and once with the
+#     patched runtime, both mode 0700.
+# Attack 1: as nobody, `mkdir -m 0777 /tmp/appimage_extracted_<md5>` and
+#   `ln -s /tmp/i10-victim <that>/etc` (victim: nobody's 0777 directory), then
+#   as root `TMPDIR=/tmp ./alpha.AppImage --appimage-extract-and-run version`.
+#   Unpatched: root wrote cryptic-net/host.env, dnsmasq/{dnsmasq.conf,hosts},
+#   nebula/{ca.crt,host.crt,host.key,nebula.yml} into the victim directory
+#   (AppRun then refused with status 9: the AppDir is nobody's). Patched:
+#   nothing written there, the planted directory untouched, `version` ran
+#   from a fresh directory and printed alpha's versions, status 0.
+# Attack 2: `unshare --net -- ./alpha.AppImage --appimage-extract-and-run run`
+#   with TMPDIR and CRYPTIC_NET_LOCK_DIR of its own, then `kill -TERM` to the
+#   runtime. Unpatched: exit 143, pmux, nebula and dnsmasq left running
+#   (orphaned), appimage_extracted_<md5> (0755) left behind. Patched: the
+#   directory was appimage_extracted_<6 random characters>, mode 0700 root;
+#   exit 0, no process and no directory left. Same with SIGINT. SIGHUP and
+#   SIGQUIT were passed on too, and ignored (AppRun ignores both for pmux, see
+#   appdir/AppRun), so the network kept running until a SIGTERM stopped it
+#   cleanly. Both attacks are in nix/checks/vm.nix for a networked builder.
 {
   lib,
   stdenv,
