@@ -452,3 +452,29 @@ def test_extracted_once_into_a_root_owned_directory(
         if proc.poll() is None:
             proc.kill()
             proc.wait(5)
+
+
+def test_the_fuse_mount_is_for_root_alone(builds: dict[str, Build], shared_tmp: Path) -> None:
+    # Mount mode: the runtime mounts the image without allow_other, so the kernel lets no
+    # other user into the mount, even through a directory everyone can enter. (Shown with
+    # the tests' classic runtime; ours mounts through libfuse 3 without allow_other too.)
+    if not Path("/dev/fuse").exists():
+        pytest.skip("no /dev/fuse here: mount mode cannot run (the extract-and-run tests do)")
+    proc = subprocess.Popen(
+        [str(builds["alpha"].appimage), "--appimage-mount"],
+        env=clean_env(TMPDIR=str(shared_tmp)),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        mountpoint = Path(proc.stdout.readline().strip())
+        assert mountpoint.parent == shared_tmp
+        assert (mountpoint / "etc/nebula/host.key").is_file()  # root: yes
+        for argv in (["ls", str(mountpoint)], ["cat", str(mountpoint / "etc/nebula/host.key")]):
+            r = subprocess.run([*NOBODY, *argv], capture_output=True, text=True, check=False)
+            assert r.returncode != 0
+            assert "Permission denied" in r.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
