@@ -478,3 +478,15 @@ def test_the_fuse_mount_is_for_root_alone(builds: dict[str, Build], shared_tmp: 
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(10)
+
+
+def test_baked_key_file_others_can_read(appdir: Path, lock_dir: Path) -> None:
+    # An extracted AppDir whose key file lost its mode 0600 (copied with cp -r by a user...).
+    key = appdir / "etc/nebula/host.key"
+    key.chmod(0o644)
+    r = apprun(appdir, "run", lock_dir=lock_dir, prefix=NO_NET)
+    assert r.returncode == 11, r.stderr
+    assert r.stderr == f"AppRun: error: the baked key {key} is readable by others: chmod 600 {key}\n"
+    r = apprun(appdir, "check", lock_dir=lock_dir, prefix=NO_NET)
+    assert r.returncode == 8
+    assert f"FAIL  the baked key {key} is readable by others: chmod 600 {key}" in r.stdout
