@@ -490,3 +490,16 @@ def test_baked_key_file_others_can_read(appdir: Path, lock_dir: Path) -> None:
     r = apprun(appdir, "check", lock_dir=lock_dir, prefix=NO_NET)
     assert r.returncode == 8
     assert f"FAIL  the baked key {key} is readable by others: chmod 600 {key}" in r.stdout
+
+
+def test_lock_dir_others_can_write_is_refused(appdir: Path, shared_tmp: Path) -> None:
+    # Another user could plant a symlink named like the lock file: root would create or append
+    # to its target.
+    locks = shared_tmp / "locks"
+    locks.mkdir(mode=0o777)
+    locks.chmod(0o777)
+    r = apprun(appdir, "run", lock_dir=locks, prefix=NO_NET)
+    assert r.returncode == 7, r.stderr
+    why = f"{locks} is not owned by root or is writable by others"
+    assert f"the lock directory {locks} is not safe: {why}" in r.stderr
+    assert not list(locks.iterdir())
