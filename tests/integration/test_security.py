@@ -503,3 +503,12 @@ def test_lock_dir_others_can_write_is_refused(appdir: Path, shared_tmp: Path) ->
     why = f"{locks} is not owned by root or is writable by others"
     assert f"the lock directory {locks} is not safe: {why}" in r.stderr
     assert not list(locks.iterdir())
+
+
+def test_loader_variables_are_dropped(appdir: Path) -> None:
+    # /bin/sh itself starts with the caller's LD_PRELOAD (the loader complains once); every
+    # host tool AppRun then runs (id, find, sed, ...) must start without it.
+    r = apprun(appdir, "version", env={"LD_PRELOAD": "/nonexistent/cnt-evil.so"})
+    assert r.returncode == 0, r.stderr
+    assert (r.stdout + r.stderr).count("cnt-evil.so") <= 1, r.stdout + r.stderr
+    assert "Dnsmasq version" in r.stdout
