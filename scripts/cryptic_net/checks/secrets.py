@@ -1,0 +1,88 @@
+"""Secrets: no nebula CA private key may enter the build."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cryptic_net.checks.base import Context, check
+from cryptic_net.errors import Diagnostic
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+# Banners of nebula CA private keys (ed25519 in 1.6, also P256 in 1.10; encrypted or not).
+CA_KEY_BANNER = re.compile(rb"-----BEGIN NEBULA (ED25519|ECDSA P256)( ENCRYPTED)? PRIVATE KEY-----")
+# What the Nix build copies from the inventory (nix/inventory-files.nix): network.yml, the CA
+# files, appdir/ whole, and every hosts/**/*.{yml,crt,key}; plus whatever a host file names.
+HOST_EXTENSIONS = (".yml", ".crt", ".key")
+
+
+def source_set(ctx: Context) -> list[Path]:
+    """Every file that enters a host's build, sorted, each once."""
+    found = {ctx.root / "network.yml"}
+    found.update(ca.path for ca in ctx.ca_files() if ca.path is not None)
+    for top in ("appdir", "hosts"):
+        for directory, dirnames, filenames in os.walk(ctx.root / top):
+            dirnames.sort()
+            for name in filenames:
+                if top == "appdir" or name.endswith(HOST_EXTENSIONS):
+                    found.add(Path(directory, name))
+    for host in ctx.hosts:
+        cert = ctx.host_cert(host)
+        if cert.path is not None:
+            found.add(cert.path)
+        key = host.data.get("key")
+        if isinstance(key, dict) and "file" in key:
+            resolved = ctx.resolve("$.key.file", ctx.root / "hosts", key["file"]).path
+            if resolved is not None:
+                found.add(resolved)
+    return sorted(found)
+
+
+def _read(path: Path) -> bytes | str:
+    """The file's bytes (following a symlink, as the build does), or why it cannot be read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return "not a regular file (the build copies only files)"
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    except OSError as exc:
+        return f"cannot be read: {exc.strerror}"
+    finally:
+        os.close(fd)
+
+
+@check("ca-key-in-tree", "inventory")
+def no_ca_key(ctx: Context) -> Iterator[Diagnostic]:
+    """No nebula CA private key may be in any file that enters the build (network.yml, the CA
+    files, appdir/, hosts/**/*.{yml,crt,key} and every file a host names): it would be copied
+    into the world-readable Nix store and into AppImages. Every such file is read whole; a file
+    that cannot be read is an error too, since the build would fail on it or copy it unseen."""
+    for path in source_set(ctx):
+        if not os.path.lexists(path):
+            continue  # reported by the check that resolves it
+        data = _read(path)
+        if isinstance(data, str):
+            yield Diagnostic(ctx.display(path), 1, 1, "$", data)
+            continue
+        match = CA_KEY_BANNER.search(data)
+        if match:
+            line = data[: match.start()].count(b"\n") + 1
+            yield Diagnostic(
+                ctx.display(path),
+                line,
+                1,
+                "$",
+                "a nebula CA private key must not be in the inventory: "
+                "move it somewhere safe, outside this tree",
+            )

@@ -1,0 +1,227 @@
+"""The typed inventory model, and the partly-loaded files the checks read.
+
+Two layers:
+- `Network`, `Host`, `Inventory` (with `Firewall` and `Rule`): the validated model that the
+  renderers read. `load_inventory` returns one only when no check reported an error.
+- `NetworkFile`, `HostFile`: one YAML file each after parsing and the schema, holding the parts
+  of the file that passed the schema (a bad firewall rule or alias is left out, the rest stays),
+  so that every check can run on every valid part and one mistake hides nothing else. Typed
+  accessors turn the plain data into model values; they never report problems (that is what the
+  checks in `cryptic_net.checks` do), they return None or leave an item out.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from cryptic_net.errors import UserError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from cryptic_net.yamlload import Document
+
+DEFAULT_MTU = 1300
+DEFAULT_LIGHTHOUSE_PORT = 4242
+RUNTIME_KEY_DIR = "/var/lib/cryptic-net"
+RULE_SELECTORS = ("host", "group", "groups", "cidr", "ca_name", "ca_sha")
+Arch = Literal["x86_64", "aarch64"]
+DEFAULT_ARCH: Arch = "x86_64"
+
+
+def default_key_path(network: str) -> str:
+    """Where a host's key lives on the target machine when the YAML does not say."""
+    return f"{RUNTIME_KEY_DIR}/{network}/host.key"
+
+
+# --- the validated model ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    fields: tuple[tuple[str, Any], ...]  # in nebula's key order, "port" and "proto" first
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.fields)
+
+
+@dataclass(frozen=True)
+class Firewall:
+    inbound: tuple[Rule, ...] = ()
+    outbound: tuple[Rule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    cidr: ipaddress.IPv4Network
+    domain: str
+    ca: Path  # the first of `cas`: the CA that signs new certificates
+    lighthouse_port: int
+    mtu: int
+    dns_upstreams: tuple[str, ...]
+    firewall: Firewall
+    # Every trusted CA (network.yml `ca`: one path or a list, for rotation: current, next).
+    cas: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class Host:
+    name: str
+    ip: ipaddress.IPv4Address
+    groups: tuple[str, ...]
+    endpoints: tuple[str, ...]  # empty unless a lighthouse
+    lighthouses: tuple[str, ...]  # the lighthouses this host uses (resolved default)
+    listen_port: int
+    relay: bool
+    relays: tuple[str, ...]
+    cert: Path
+    key_file: Path | None  # baked
+    key_path: str | None  # read on the target machine
+    firewall: Firewall
+    aliases: tuple[str, ...]
+    mtu: int
+    arch: Arch = DEFAULT_ARCH
+
+    @property
+    def is_lighthouse(self) -> bool:
+        return bool(self.endpoints)
+
+
+@dataclass(frozen=True)
+class Inventory:
+    root: Path
+    network: Network
+    hosts: tuple[Host, ...]
+    warnings: tuple[Any, ...] = ()  # Diagnostic
+
+    def host(self, name: str) -> Host:
+        for host in self.hosts:
+            if host.name == name:
+                return host
+        known = ", ".join(h.name for h in self.hosts)
+        raise UserError(f"no host named {name!r} in {self.root / 'hosts'} (hosts: {known})")
+
+
+def rule(raw: dict[str, Any]) -> Rule:
+    ordered: list[tuple[str, Any]] = [("port", raw.get("port", "any")), ("proto", raw.get("proto", "any"))]
+    ordered += [(k, raw[k]) for k in RULE_SELECTORS if k in raw]
+    return Rule(tuple(ordered))
+
+
+# --- files as loaded -------------------------------------------------------------------
+
+
+class _Pruned:
+    """Stands where a list item failed the schema, so that the others keep their index."""
+
+    def __repr__(self) -> str:
+        return "PRUNED"
+
+
+PRUNED: Any = _Pruned()
+
+
+def items(value: Any) -> Iterator[tuple[int, Any]]:
+    """Index and item of a list, without the items that failed the schema."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            if item is not PRUNED:
+                yield i, item
+
+
+@dataclass(frozen=True)
+class RuleAt:
+    """A firewall rule that passed the schema, and where it stands (`$.firewall.inbound[0]`)."""
+
+    doc: Document
+    at: str
+    raw: dict[str, Any]
+
+
+def rules_at(doc: Document, base: str, firewall: Any) -> Iterator[RuleAt]:
+    if not isinstance(firewall, dict):
+        return
+    for direction in ("inbound", "outbound"):
+        for i, raw in items(firewall.get(direction)):
+            yield RuleAt(doc, f"{base}.{direction}[{i}]", raw)
+
+
+@dataclass
+class NetworkFile:
+    """network.yml: its document and the parts that passed the schema."""
+
+    doc: Document
+    data: dict[str, Any]
+    complete: bool  # no schema error at all
+
+    @property
+    def defaults(self) -> dict[str, Any]:
+        value = self.data.get("defaults")
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def cidr(self) -> ipaddress.IPv4Network | None:
+        """The overlay network, when it is one a host can be in."""
+        try:
+            cidr = ipaddress.IPv4Network(self.data["cidr"])
+        except (KeyError, ValueError):
+            return None
+        return cidr if cidr.prefixlen <= 30 else None
+
+    @property
+    def ca_values(self) -> list[tuple[str, str]]:
+        """(json path, value) of every CA path (`ca` is one path or a list)."""
+        value = self.data.get("ca")
+        if isinstance(value, str):
+            return [("$.ca", value)]
+        return [(f"$.ca[{i}]", v) for i, v in items(value)]
+
+    def rules(self) -> Iterator[RuleAt]:
+        return rules_at(self.doc, "$.defaults.firewall", self.defaults.get("firewall"))
+
+
+@dataclass
+class HostFile:
+    """hosts/NAME.yml: its name, document and the parts that passed the schema."""
+
+    name: str
+    doc: Document
+    data: dict[str, Any]
+    complete: bool  # no schema error at all
+    network: NetworkFile | None = field(default=None, repr=False)
+
+    @property
+    def ip(self) -> ipaddress.IPv4Address | None:
+        """The overlay IP, when it is a usable address of the network (else the checks say why)."""
+        try:
+            ip = ipaddress.IPv4Address(self.data["ip"])
+        except (KeyError, ValueError):
+            return None
+        cidr = self.network.cidr if self.network is not None else None
+        if cidr is not None and (ip not in cidr or ip in (cidr.network_address, cidr.broadcast_address)):
+            return None
+        return ip
+
+    @property
+    def groups(self) -> list[str]:
+        return [g for _, g in items(self.data.get("groups"))]
+
+    @property
+    def is_lighthouse(self) -> bool:
+        return "lighthouse" in self.data
+
+    @property
+    def endpoints(self) -> list[tuple[int, str]]:
+        lighthouse = self.data.get("lighthouse")
+        return list(items(lighthouse.get("endpoints"))) if isinstance(lighthouse, dict) else []
+
+    @property
+    def relay(self) -> bool:
+        return bool(self.data.get("relay", False))
+
+    def rules(self) -> Iterator[RuleAt]:
+        return rules_at(self.doc, "$.firewall", self.data.get("firewall"))
