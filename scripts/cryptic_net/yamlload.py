@@ -4,10 +4,22 @@ Every failure becomes a Diagnostic with the file, line and column of the offendi
 that the validator can report all problems of all files at once. Limits are checked on the
 event stream (iterative, no recursion) before a node tree is built, so that very deep nesting
 or an alias bomb costs neither stack nor memory.
+
+Parsing uses PyYAML's libyaml binding (`CSafeLoader`) where PyYAML was built with it, about
+ten times faster than its pure-Python parser, which stays the fallback; both go through the
+same checks here, and the tests run the bad-input corpus through each
+(`CRYPTIC_NET_YAML=pure` forces the pure-Python one). PyYAML rather than a second YAML
+library: it is the one the project already depends on, and both its parsers are well kept.
+
+No control characters: the text may not hold any (C0 except tab, newline and carriage return;
+DEL; C1; U+2028/U+2029), and no string value or key may hold one at all, however it was
+written (`"\n"`, a block scalar's newline, a tab): values reach configuration files and shell
+environment files, where a newline starts a new line of configuration.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -24,6 +36,21 @@ MAX_DEPTH = 32
 MAX_NODES = 20_000
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+# Refused anywhere in the text: what PyYAML's reader refuses, plus C1, U+2028 and U+2029
+# (libyaml accepts some of those), so that both parsers behave the same.
+_BAD_TEXT = re.compile("[^\x09\x0a\x0d\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+# Refused in every string value and key, however written.
+_BAD_VALUE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+_C_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+
+
+def loader_class() -> type[yaml.SafeLoader]:
+    """libyaml's loader where PyYAML has it, else (or with CRYPTIC_NET_YAML=pure) pure Python."""
+    if _C_LOADER is not None and os.environ.get("CRYPTIC_NET_YAML") != "pure":
+        return _C_LOADER
+    return yaml.SafeLoader
+
 
 # The tags plain data may carry. Anything else (!!python/object, !!binary, !!set, a custom
 # `!tag`) is refused: the inventory is data, and yaml.SafeLoader would still build sets and
@@ -109,12 +136,23 @@ def _reader_error(file: str, text: str, exc: yaml.reader.ReaderError) -> LoadErr
     return LoadError(Diagnostic(file, line, col, "$", f"control character U+{char:04X} is not allowed"))
 
 
-def _check_events(file: str, text: str) -> None:
+def _check_text(file: str, text: str) -> None:
+    bad = _BAD_TEXT.search(text)
+    if bad is not None:
+        before = text[: bad.start()]
+        line = before.count("\n") + 1
+        col = bad.start() - (before.rfind("\n") + 1) + 1
+        raise LoadError(
+            Diagnostic(file, line, col, "$", f"control character U+{ord(bad.group()):04X} is not allowed")
+        )
+
+
+def _check_events(file: str, text: str, loader: type[yaml.SafeLoader]) -> None:
     """Depth, document count and alias use, from the event stream."""
     depth = 0
     documents = 0
     try:
-        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        for event in yaml.parse(text, Loader=loader):
             if isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
@@ -125,11 +163,15 @@ def _check_events(file: str, text: str) -> None:
                     raise _at(file, event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
             elif isinstance(event, yaml.CollectionEndEvent):
                 depth -= 1
-    except yaml.reader.ReaderError as exc:
-        raise _reader_error(file, text, exc) from None
-    except yaml.MarkedYAMLError as exc:
-        raise _at(file, exc.problem_mark, _yaml_problem(exc)) from None
     except yaml.YAMLError as exc:
+        if loader is not yaml.SafeLoader:
+            # libyaml words syntax errors differently: ask the pure-Python parser, so that a
+            # message does not depend on how PyYAML was built (errors are rare; this is cheap).
+            _check_events(file, text, yaml.SafeLoader)
+        if isinstance(exc, yaml.reader.ReaderError):
+            raise _reader_error(file, text, exc) from None
+        if isinstance(exc, yaml.MarkedYAMLError):
+            raise _at(file, exc.problem_mark, _yaml_problem(exc)) from None
         raise _at(file, None, f"not valid YAML: {exc}") from None
 
 
@@ -191,9 +233,19 @@ class _Builder:
             # Keep dates as the text the user wrote; no field of ours is a date.
             return node.value
         try:
-            return self.loader.construct_object(node)
+            value = self.loader.construct_object(node)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             raise _at(self.file, node.start_mark, f"cannot read value: {exc}", path) from None
+        if isinstance(value, str):
+            bad = _BAD_VALUE.search(value)
+            if bad is not None:
+                raise _at(
+                    self.file,
+                    node.start_mark,
+                    f"control character U+{ord(bad.group()):04X} is not allowed in a value or key",
+                    path,
+                )
+        return value
 
     def _mapping(self, node: yaml.MappingNode, path: str) -> dict[Any, Any]:
         result: dict[Any, Any] = {}
@@ -218,8 +270,10 @@ class _Builder:
 
 def load_text(file: str, text: str) -> Document:
     """Parse one YAML document into plain data plus the location of every node."""
-    _check_events(file, text)
-    loader = yaml.SafeLoader(text)
+    _check_text(file, text)
+    loader_type = loader_class()
+    _check_events(file, text, loader_type)
+    loader = loader_type(text)
     try:
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:

@@ -115,7 +115,7 @@ def test_validate_cli_reports_all_files_at_once(inventory: Path) -> None:
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == (
-        "hosts/alpha.yml:3:1: $.bogus: unknown key (expected one of: aliases, cert, firewall, groups, "
+        "hosts/alpha.yml:3:1: $.bogus: unknown key (expected one of: aliases, arch, cert, firewall, groups, "
         "ip, key, lighthouse, lighthouses, listen_port, mtu, relay, relays)\n"
         "hosts/beta.yml:1:5: $.ip: 10.42.9.3 is outside the network 10.42.0.0/24\n"
         "2 errors\n"
