@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cryptic_net import __version__
+from cryptic_net import __version__, checks, report
 from cryptic_net.appdir import assemble
 from cryptic_net.errors import UserError, ValidationFailed
 from cryptic_net.inventory import default_key_path, load_inventory, schema_text
@@ -26,10 +26,38 @@ EXIT_USER_ERROR = 2
 
 
 def _validate(args: argparse.Namespace) -> int:
+    if args.format == "json":
+        try:
+            inv = load_inventory(args.root)
+        except ValidationFailed as exc:
+            sys.stdout.write(report.as_json(exc.diagnostics))
+            return EXIT_USER_ERROR
+        sys.stdout.write(report.as_json(list(inv.warnings)))
+        return 0
     inv = load_inventory(args.root)
     for warning in inv.warnings:
         print(warning, file=sys.stderr)
     print(f"{inv.network.name}: {len(inv.hosts)} hosts, no errors")
+    return 0
+
+
+def _checks(args: argparse.Namespace) -> int:
+    del args
+    width = max(len(c.id) for c in checks.CHECKS)
+    for one in checks.CHECKS:
+        flags = " (needs every host file)" if one.needs_complete else ""
+        print(f"{one.id:<{width}}  {one.concern:<9}  {one.scope:<9}  {one.summary}{flags}")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    one = checks.find(args.id)
+    if one is None:
+        raise UserError(f"no check named {args.id!r} (`cryptic-net checks` lists them)")
+    print(f"{one.id} ({one.concern}, once per {one.scope})\n")
+    print(one.doc)
+    if one.needs_complete:
+        print("\nSkipped while a host file cannot be loaded: it would have to guess.")
     return 0
 
 
@@ -87,7 +115,7 @@ def _renew(args: argparse.Namespace) -> int:
     return renew(RenewOptions(args.root, args.name, args.ca_crt, args.ca_key, args.duration))
 
 
-def parser() -> argparse.ArgumentParser:
+def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command)
     top = argparse.ArgumentParser(
         prog="cryptic-net", description="Build per-host cryptic-net overlay bundles."
     )
@@ -100,7 +128,17 @@ def parser() -> argparse.ArgumentParser:
         return cmd
 
     cmd = command("validate", "check network.yml and hosts/*.yml; every error, located")
+    cmd.add_argument(
+        "--format", choices=["text", "json"], default="text", help="json: one object on stdout, for tools"
+    )
     cmd.set_defaults(func=_validate)
+
+    cmd = sub.add_parser("checks", help="list every check validate runs")
+    cmd.set_defaults(func=_checks)
+
+    cmd = sub.add_parser("explain", help="what one check finds, and why")
+    cmd.add_argument("id", help="a check id, as `cryptic-net checks` lists it")
+    cmd.set_defaults(func=_explain)
 
     cmd = command("render", "write a host's configuration files (validates first)")
     cmd.add_argument("host")

@@ -42,7 +42,8 @@ class Check:
 
     @property
     def summary(self) -> str:
-        return self.doc.splitlines()[0] if self.doc else ""
+        first = " ".join(self.doc.split("\n\n")[0].split())
+        return first.split(". ")[0].split(": ")[0].removesuffix(".")
 
 
 CHECKS: list[Check] = []
