@@ -92,17 +92,31 @@ def test_a_schema_error_hides_nothing_else(tmp_path: Path) -> None:
         load_inventory(root)
     got = [str(d) for d in caught.value.diagnostics]
     assert got == [
-        "hosts/alpha.yml:5:16: $.aliases[1]: 'BAD' is not a host name: lowercase letters, digits and "
-        "hyphens, starting with a letter",
-        "hosts/alpha.yml:8:14: $.firewall.inbound[0].port: 'ssh' is not a port (1-65535), a range "
-        "'from-to', 'any' or 'fragment'",
-        "hosts/alpha.yml:9:14: $.firewall.inbound[1].port: '90-80' is not a range from low to high "
-        "within 1-65535",
+        (
+            "hosts/alpha.yml:5:16: $.aliases[1]: 'BAD' is not a host name: lowercase letters, digits and "
+            "hyphens, starting with a letter"
+        ),
+        (
+            "hosts/alpha.yml:8:14: $.firewall.inbound[0].port: 'ssh' is not a port (1-65535), a range "
+            "'from-to', 'any' or 'fragment'"
+        ),
+        (
+            "hosts/alpha.yml:9:14: $.firewall.inbound[1].port: '90-80' is not a range from low to high "
+            "within 1-65535"
+        ),
         "hosts/alpha.yml:10:37: $.firewall.inbound[2].group: group 'nobody' is not on any host",
-        "hosts/alpha.yml:11:7: $.firewall.inbound[3]: a rule needs one of: host, group, groups, cidr, "
-        "ca_name, ca_sha",
-        "hosts/alpha.yml:12:25: $.firewall.inbound[4].proto: 'sctp' is not one of ['any', 'tcp', 'udp', 'icmp']",
-        "hosts/alpha.yml:13:36: $.firewall.inbound[5].cidr: not an IPv4 network: 10.0.0.1/8 has host bits set",
+        (
+            "hosts/alpha.yml:11:7: $.firewall.inbound[3]: a rule needs one of: host, group, groups, cidr, "
+            "ca_name, ca_sha"
+        ),
+        (
+            "hosts/alpha.yml:12:25: $.firewall.inbound[4].proto: 'sctp' is not one of "
+            "['any', 'tcp', 'udp', 'icmp']"
+        ),
+        (
+            "hosts/alpha.yml:13:36: $.firewall.inbound[5].cidr: not an IPv4 network: "
+            "10.0.0.1/8 has host bits set"
+        ),
         # The alias that failed the schema is left out; the valid one still meets its clash.
         "hosts/beta.yml:4:11: $.aliases[0]: 'www' is already an alias of alpha",
     ]
