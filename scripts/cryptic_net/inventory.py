@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 from jsonschema.exceptions import ValidationError, best_match
-from referencing import Registry, Resource
 
 from cryptic_net import checks
 from cryptic_net.checks.base import Context
@@ -107,14 +106,31 @@ _Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
 )
 
 
+def _inline(node: Any, schemas: dict[str, Any], here: str) -> Any:
+    """`node` with every `$ref` replaced by what it points to (our schemas are not recursive):
+    resolving references while validating cost more than the validation itself."""
+    if isinstance(node, list):
+        return [_inline(v, schemas, here) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        where, _, pointer = node["$ref"].partition("#")
+        where = where or here
+        target: Any = schemas[where]
+        for part in pointer.strip("/").split("/") if pointer else []:
+            target = target[part]
+        rest = {k: v for k, v in node.items() if k != "$ref"}
+        return _inline({**target, **rest}, schemas, where)
+    return {k: _inline(v, schemas, here) for k, v in node.items()}
+
+
 @functools.cache
 def _validator(name: str) -> Any:
     """Built once per process and schema: building one costs more than validating a host file."""
     schemas = {n: json.loads(schema_text(n)) for n in ("network.schema.json", "host.schema.json")}
-    registry: Registry[Any] = Registry().with_resources(
-        (n, Resource.from_contents(s)) for n, s in schemas.items()
-    )
-    return _Validator(schemas[name], registry=registry)
+    inlined = _inline(schemas[name], schemas, name)
+    inlined.pop("$defs", None)
+    return _Validator(inlined)
 
 
 def _error_path(error: ValidationError) -> str:
@@ -280,7 +296,8 @@ def load_inventory(root: Path, now: datetime | None = None) -> Inventory:
     if problems or ctx.network is None:
         raise ValidationFailed(found)
     network = _network(ctx, ctx.network)
-    hosts = tuple(_host(ctx, network, h) for h in ctx.hosts)
+    lighthouses = tuple(h.name for h in ctx.hosts if h.is_lighthouse)
+    hosts = tuple(_host(ctx, network, h, lighthouses) for h in ctx.hosts)
     return Inventory(ctx.root, network, tuple(sorted(hosts, key=lambda h: h.name)), tuple(warnings))
 
 
@@ -315,7 +332,7 @@ def _network(ctx: Context, net: NetworkFile) -> Network:
     )
 
 
-def _host(ctx: Context, network: Network, host: HostFile) -> Host:
+def _host(ctx: Context, network: Network, host: HostFile, lighthouses: tuple[str, ...]) -> Host:
     data = host.data
     cert = ctx.host_cert(host).path
     ip = host.ip
@@ -323,7 +340,6 @@ def _host(ctx: Context, network: Network, host: HostFile) -> Host:
     assert ip is not None
     key = data.get("key", {"path": default_key_path(network.name)})
     key_file = ctx.resolve("$.key.file", ctx.root / "hosts", key["file"]).path if "file" in key else None
-    lighthouses = [h.name for h in ctx.hosts if h.is_lighthouse]
     return Host(
         name=host.name,
         ip=ip,

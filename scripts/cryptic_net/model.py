@@ -12,6 +12,7 @@ Two layers:
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -163,7 +164,7 @@ class NetworkFile:
         value = self.data.get("defaults")
         return value if isinstance(value, dict) else {}
 
-    @property
+    @functools.cached_property
     def cidr(self) -> ipaddress.IPv4Network | None:
         """The overlay network, when it is one a host can be in."""
         try:
@@ -194,7 +195,7 @@ class HostFile:
     complete: bool  # no schema error at all
     network: NetworkFile | None = field(default=None, repr=False)
 
-    @property
+    @functools.cached_property
     def ip(self) -> ipaddress.IPv4Address | None:
         """The overlay IP, when it is a usable address of the network (else the checks say why)."""
         try:
@@ -206,7 +207,7 @@ class HostFile:
             return None
         return ip
 
-    @property
+    @functools.cached_property
     def groups(self) -> list[str]:
         return [g for _, g in items(self.data.get("groups"))]
 

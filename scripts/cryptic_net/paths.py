@@ -28,12 +28,12 @@ def display(root: Path, path: Path) -> str:
         return shown(str(path))
 
 
-def inside(root: Path, base: Path, value: str) -> Path | str:
+def inside(root: Path, base: Path, value: str, real_root: Path | None = None) -> Path | str:
     """Resolve `value` against `base`: the file when it exists inside `root`, else why not."""
     candidate = base / value
     try:
         resolved = candidate.resolve()
-        if not resolved.is_relative_to(root.resolve()):
+        if not resolved.is_relative_to(real_root or root.resolve()):
             return f"{value!r} points outside the inventory ({shown(str(resolved))})"
         if not resolved.is_file():
             return f"{value!r} does not exist ({display(root, candidate)})"

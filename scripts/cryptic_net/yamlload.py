@@ -147,17 +147,24 @@ def _check_text(file: str, text: str) -> None:
         )
 
 
-def _check_events(file: str, text: str, loader: type[yaml.SafeLoader]) -> None:  # noqa: C901 (one pass over the events)
-    """Depth, document count and alias use, from the event stream."""
+def _check_events(file: str, text: str, loader: type[yaml.SafeLoader]) -> int | None:  # noqa: C901 (one pass over the events)
+    """Depth and document count, from the event stream; the number of nodes, or None when
+    the document uses aliases (then only the node tree can tell)."""
     depth = 0
     documents = 0
+    nodes: int | None = 0
     try:
         for event in yaml.parse(text, Loader=loader):
-            if isinstance(event, yaml.DocumentStartEvent):
+            if isinstance(event, yaml.AliasEvent):
+                nodes = None
+            elif isinstance(event, yaml.ScalarEvent):
+                nodes = None if nodes is None else nodes + 1
+            elif isinstance(event, yaml.DocumentStartEvent):
                 documents += 1
                 if documents > 1:
                     raise _at(file, event.start_mark, "only one YAML document per file")
             elif isinstance(event, yaml.CollectionStartEvent):
+                nodes = None if nodes is None else nodes + 1
                 depth += 1
                 if depth > MAX_DEPTH:
                     raise _at(file, event.start_mark, f"nested deeper than {MAX_DEPTH} levels")
@@ -173,6 +180,7 @@ def _check_events(file: str, text: str, loader: type[yaml.SafeLoader]) -> None: 
         if isinstance(exc, yaml.MarkedYAMLError):
             raise _at(file, exc.problem_mark, _yaml_problem(exc)) from None
         raise _at(file, None, f"not valid YAML: {exc}") from None
+    return nodes
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError) -> str:
@@ -272,7 +280,7 @@ def load_text(file: str, text: str) -> Document:
     """Parse one YAML document into plain data plus the location of every node."""
     _check_text(file, text)
     loader_type = loader_class()
-    _check_events(file, text, loader_type)
+    nodes = _check_events(file, text, loader_type)
     loader = loader_type(text)
     try:
         node = loader.get_single_node()
@@ -284,7 +292,9 @@ def load_text(file: str, text: str) -> Document:
         loader.dispose()
     if node is None:
         return Document(file, None)
-    if _expanded_size(file, node) > MAX_NODES:
+    # Without aliases the events counted every node; with them (a billion laughs?) the tree,
+    # with aliases expanded, is counted without being walked twice.
+    if (nodes if nodes is not None else _expanded_size(file, node)) > MAX_NODES:
         raise _at(file, node.start_mark, f"expands to more than {MAX_NODES} nodes (alias bomb?)")
     builder = _Builder(file, loader)
     builder.doc.data = builder.build(node, "$")

@@ -86,6 +86,9 @@ class Context:
     _ca_files: list[CertAt] | None = None
     _cas: list[tuple[Path, certs.CertInfo]] | None = None
     _by_name: dict[str, HostFile] | None = None
+    _resolved: dict[tuple[Path, str], Path | str] = field(default_factory=dict)
+    _real_root: Path | None = None
+    _host_certs: dict[str, CertAt] = field(default_factory=dict)
 
     @property
     def by_name(self) -> dict[str, HostFile]:
@@ -97,7 +100,12 @@ class Context:
         return display(self.root, path)
 
     def resolve(self, at: str, base: Path, value: str) -> CertAt:
-        found = inside(self.root, base, value)
+        """`value` resolved against `base` inside the inventory (once per base and value)."""
+        found = self._resolved.get((base, value))
+        if found is None:
+            if self._real_root is None:
+                self._real_root = self.root.resolve()
+            found = self._resolved[base, value] = inside(self.root, base, value, self._real_root)
         if isinstance(found, str):
             return CertAt(at, value, None, found)
         return CertAt(at, value, found, None)
@@ -145,6 +153,12 @@ class Context:
     # --- host certificates ---------------------------------------------------------------
 
     def host_cert(self, host: HostFile) -> CertAt:
+        known = self._host_certs.get(host.name)
+        if known is None:
+            known = self._host_certs[host.name] = self._host_cert(host)
+        return known
+
+    def _host_cert(self, host: HostFile) -> CertAt:
         at = "$.cert" if "cert" in host.doc.data else "$"
         value = host.data.get("cert", f"{host.name}.crt") if at == "$" or "cert" in host.data else None
         if value is None:  # `cert` failed the schema: nothing to resolve
