@@ -1,7 +1,8 @@
 """Generated cryptic-net inventories of any size, with real certificates (for benchmarks).
 
-    from bench.gen import network
-    root = network(1000)          # .cache/bench/n1000/inv, made once, then reused
+    sys.path.insert(0, str(REPO / "bench"))   # as bench/scale.py does
+    import gen
+    root = gen.network(1000)      # .cache/bench/n1000/inv, made once, then reused
 
 `network(n)` writes an inventory of `n` hosts under `.cache/bench/n<n>/inv`: network.yml with
 the CA certificate, `hosts/*.yml` with a certificate each signed by `nebula-cert` (the same tool

@@ -39,9 +39,9 @@ class Case:
     expect: list[str] = field(default_factory=list)
     symlink: str | None = None
     repeat: int = 1
+    content: bytes = b""
     why: str = ""
     now: str = ""
-    content: bytes = b""
 
 
 def parse(path: Path) -> Case:
