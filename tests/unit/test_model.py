@@ -80,8 +80,10 @@ def test_host_file_name_with_a_newline(inventory: Path) -> None:
     """Issue 11: `x\\n.yml` passed the file-name check (`$` matched before the newline)."""
     (inventory / "hosts" / "x\n.yml").write_text("ip: 10.42.0.9\n")
     assert messages(inventory) == [
-        ("hosts/x\\n.yml:1:1: $: host name 'x\\n' (the file name) must be lowercase letters, digits and "
-        "hyphens, start with a letter, not end with a hyphen, at most 63 characters")
+        (
+            "hosts/x\\n.yml:1:1: $: host name 'x\\n' (the file name) must be lowercase letters, digits and "
+            "hyphens, start with a letter, not end with a hyphen, at most 63 characters"
+        )
     ]
 
 
@@ -100,8 +102,10 @@ def test_scan_reads_whole_files(inventory: Path) -> None:
     banner = "-----BEGIN NEBULA " + "ED25519 PRIVATE KEY-----"
     (inventory / "appdir" / "notes.txt").write_text("#\n" * 60_000 + banner + "\n")
     assert messages(inventory) == [
-        ("appdir/notes.txt:60001:1: $: a nebula CA private key must not be in the inventory: "
-        "move it somewhere safe, outside this tree")
+        (
+            "appdir/notes.txt:60001:1: $: a nebula CA private key must not be in the inventory: "
+            "move it somewhere safe, outside this tree"
+        )
     ]
 
 
