@@ -248,7 +248,7 @@ class _Loader:
 
     def host_entries(self) -> list[Path]:
         hosts_dir = self.root / "hosts"
-        return sorted(hosts_dir.iterdir()) if hosts_dir.is_dir() else []
+        return sorted(hosts_dir.iterdir(), key=lambda p: p.name) if hosts_dir.is_dir() else []
 
     def hosts(self, entries: list[Path], network: NetworkFile | None) -> tuple[list[HostFile], bool]:
         hosts: list[HostFile] = []

@@ -63,6 +63,7 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:timestamp",
 }
+_STR_TAG = "tag:yaml.org,2002:str"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MAP_TAG = "tag:yaml.org,2002:map"
 
@@ -241,7 +242,8 @@ class _Builder:
             # Keep dates as the text the user wrote; no field of ours is a date.
             return node.value
         try:
-            value = self.loader.construct_object(node)
+            # A plain string is most of an inventory: no constructor needed for it.
+            value = node.value if node.tag == _STR_TAG else self.loader.construct_object(node)
         except (yaml.YAMLError, ValueError, OverflowError) as exc:
             raise _at(self.file, node.start_mark, f"cannot read value: {exc}", path) from None
         if isinstance(value, str):
@@ -276,17 +278,31 @@ class _Builder:
         return result
 
 
+def _needs_event_pass(text: str) -> bool:
+    """Whether the limits must be checked on the events before composing. They need not when
+    the text cannot break them: no aliases (`*`), no document markers, few enough characters
+    for MAX_NODES (every node takes at least one), and fewer characters that open a collection
+    (`[`, `{`, `-`, `?`, a line) than MAX_DEPTH. Host files are like that, and skipping the
+    second parse halves the cost of reading them."""
+    if len(text) > MAX_NODES // 2 or "*" in text or "---" in text or "..." in text:
+        return True
+    opening = text.count("[") + text.count("{") + text.count("-") + text.count("?") + text.count("\n")
+    return opening >= MAX_DEPTH
+
+
 def load_text(file: str, text: str) -> Document:
     """Parse one YAML document into plain data plus the location of every node."""
     _check_text(file, text)
     loader_type = loader_class()
-    nodes = _check_events(file, text, loader_type)
+    nodes = _check_events(file, text, loader_type) if _needs_event_pass(text) else 0
     loader = loader_type(text)
     try:
         node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
-        raise _at(file, exc.problem_mark, _yaml_problem(exc)) from None
     except yaml.YAMLError as exc:
+        if loader_type is not yaml.SafeLoader:
+            _check_events(file, text, yaml.SafeLoader)  # the pure-Python parser's words
+        if isinstance(exc, yaml.MarkedYAMLError):
+            raise _at(file, exc.problem_mark, _yaml_problem(exc)) from None
         raise _at(file, None, f"not valid YAML: {exc}") from None
     finally:
         loader.dispose()

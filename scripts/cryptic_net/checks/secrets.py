@@ -40,7 +40,7 @@ def source_set(ctx: Context) -> list[Path]:
             resolved = ctx.resolve("$.key.file", ctx.root / "hosts", key["file"]).path
             if resolved is not None:
                 found.add(resolved)
-    return sorted(found)
+    return sorted(found, key=str)
 
 
 def _read(path: Path) -> bytes | str:
