@@ -142,3 +142,17 @@ def test_upstreams_reach_dnsmasq_as_written(inventory: Path, tmp_path: Path) -> 
         "server=192.0.2.53",
         "server=2001:db8::53#5353",
     ]
+
+
+def test_ca_bundle_in_one_file(inventory: Path, other_ca: Path) -> None:
+    """A PEM bundle (current CA, then the next) in one `ca` file: both are trusted."""
+    with (inventory / "ca.crt").open("ab") as f:
+        f.write((other_ca / "ca.crt").read_bytes())
+    (inventory / "hosts" / "alpha.crt").unlink()
+    certs.sign(
+        other_ca / "ca.crt", other_ca / "ca.key", "alpha", "10.42.0.2/24", ["laptop", "admin"],
+        inventory / "hosts" / "alpha.crt", out_key=other_ca / "alpha.key",
+    )  # fmt: skip
+    inv = load_inventory(inventory)
+    assert inv.network.cas == (inventory / "ca.crt",)
+    assert inv.host("alpha").cert == inventory / "hosts" / "alpha.crt"

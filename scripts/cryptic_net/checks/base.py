@@ -85,6 +85,7 @@ class Context:
     _infos: dict[Path, certs.CertInfo | certs.CertError] = field(default_factory=dict)
     _ca_files: list[CertAt] | None = None
     _cas: list[tuple[Path, certs.CertInfo]] | None = None
+    _bundles: dict[Path, tuple[certs.CertInfo, ...] | certs.CertError] = field(default_factory=dict)
     _by_name: dict[str, HostFile] | None = None
     _resolved: dict[tuple[Path, str], Path | str] = field(default_factory=dict)
     _real_root: Path | None = None
@@ -129,15 +130,27 @@ class Context:
             self._ca_files = [self.resolve(at, self.root, value) for at, value in values]
         return self._ca_files
 
+    def ca_certs(self, path: Path) -> tuple[certs.CertInfo, ...] | certs.CertError:
+        """Every certificate of a CA file (a PEM bundle may hold the current and the next CA)."""
+        known = self._bundles.get(path)
+        if known is None:
+            try:
+                known = certs.read_certs(path)
+            except certs.CertError as exc:
+                known = exc
+            self._bundles[path] = known
+        return known
+
     def cas(self) -> list[tuple[Path, certs.CertInfo]]:
-        """The trusted CAs that are readable CA certificates, in the order network.yml lists them."""
+        """Every trusted CA, with its file, in the order network.yml lists them; only files that
+        hold nothing but CA certificates count."""
         if self._cas is None:
             self._cas = []
             for ca in self.ca_files():
                 if ca.path is not None:
-                    info = self.cert_info(ca.path)
-                    if isinstance(info, certs.CertInfo) and info.is_ca:
-                        self._cas.append((ca.path, info))
+                    found = self.ca_certs(ca.path)
+                    if not isinstance(found, certs.CertError) and all(c.is_ca for c in found):
+                        self._cas += [(ca.path, info) for info in found]
         return self._cas
 
     def cas_complete(self) -> bool:
@@ -147,7 +160,12 @@ class Context:
             self.network is not None
             and "ca" in self.network.data
             and bool(files)
-            and len(self.cas()) == len(files)
+            and all(
+                ca.path is not None
+                and not isinstance(found := self.ca_certs(ca.path), certs.CertError)
+                and all(c.is_ca for c in found)
+                for ca in files
+            )
         )
 
     # --- host certificates ---------------------------------------------------------------

@@ -45,19 +45,19 @@ def ca_is_ca(ctx: Context, net: NetworkFile) -> Iterator[Diagnostic]:
     for ca in ctx.ca_files():
         if ca.path is None:
             continue
-        info = ctx.cert_info(ca.path)
-        if isinstance(info, certs.CertError):
-            yield net.doc.diag(ca.at, f"{ctx.display(ca.path)}: not a nebula certificate: {info}")
-        elif not info.is_ca:
+        found = ctx.ca_certs(ca.path)
+        if isinstance(found, certs.CertError):
+            yield net.doc.diag(ca.at, f"{ctx.display(ca.path)}: not a nebula certificate: {found}")
+        elif not all(info.is_ca for info in found):
             yield net.doc.diag(ca.at, f"{ctx.display(ca.path)} is not a CA certificate")
 
 
 def _ca_infos(ctx: Context) -> Iterator[tuple[str, certs.CertInfo]]:
     for ca in ctx.ca_files():
         if ca.path is not None:
-            info = ctx.cert_info(ca.path)
-            if isinstance(info, certs.CertInfo) and info.is_ca:
-                yield ca.at, info
+            found = ctx.ca_certs(ca.path)
+            if not isinstance(found, certs.CertError):
+                yield from ((ca.at, info) for info in found if info.is_ca)
 
 
 @check("ca-expired", "network")
@@ -129,7 +129,7 @@ def cert_issuer(ctx: Context, host: HostFile) -> Iterator[Diagnostic]:
         return
     cert, info = found
     if ctx.issuer_of(info) is None:
-        names = ", ".join(ctx.display(path) for path, _ in ctx.cas())
+        names = ", ".join(dict.fromkeys(ctx.display(path) for path, _ in ctx.cas()))
         yield host.doc.diag(
             cert.at, f"{ctx.display(cert.path or ctx.root)} is not signed by the network CA ({names})"
         )
@@ -138,15 +138,21 @@ def cert_issuer(ctx: Context, host: HostFile) -> Iterator[Diagnostic]:
 @check("cert-does-not-verify", "host")
 def cert_verifies(ctx: Context, host: HostFile) -> Iterator[Diagnostic]:
     """A host's certificate must verify against its issuing CA (signature, and the CA's limits
-    on groups and networks); an expired one is reported once, by `cert-expired`."""
+    on groups and networks); dates are reported once, by `cert-expired`, `cert-not-yet-valid`
+    and `ca-expired`."""
     found = ctx.signed_cert(host)
     if found is None or not ctx.cas_complete():
         return
     cert, info = found
     issuer = ctx.issuer_of(info)
-    if issuer is None or cert.path is None or info.not_after <= ctx.now:
+    if issuer is None or cert.path is None:
         return
-    reason = certs.verify(issuer[0], cert.path)
+    # Outside its or its CA's validity, the checks on dates say so, once.
+    if not (
+        info.not_before <= ctx.now < info.not_after and issuer[1].not_before <= ctx.now < issuer[1].not_after
+    ):
+        return
+    reason = certs.verify(issuer[0], cert.path, now=ctx.now)
     if reason is not None:
         yield host.doc.diag(
             cert.at, f"{ctx.display(cert.path)} does not verify against the network CA: {reason}"
