@@ -15,6 +15,7 @@ the repository (and removed afterwards), so the table shows before and after sid
 Prints a Markdown table with the date and the machine; docs/scale.md keeps the last one.
 
     .venv/bin/python bench/scale.py [-n 3] [--sizes 10 100 1000 5000] [--baseline 9834a9b | --no-baseline]
+                                    [--baseline-runs 1]
 
 This is a benchmark, not a test: nothing here fails on a slow machine.
 """
@@ -133,6 +134,7 @@ def main() -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 100, 1000, 5000])
     parser.add_argument("--baseline", default="9834a9b", help="revision to compare with")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--baseline-runs", type=int, default=1, help="runs per baseline measurement (slow)")
     parser.add_argument(
         "--baseline-max", type=int, default=5000, help="skip the baseline above this many hosts"
     )
@@ -140,6 +142,7 @@ def main() -> int:
     head = subprocess.run(
         ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
     ).stdout.strip()
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     rows: list[tuple[int, str, Result | None, Result]] = []
     with tempfile.TemporaryDirectory(prefix="cnt-scale-base-") as tmp:
         old = None if args.no_baseline else baseline_scripts(args.baseline, Path(tmp) / "wt")
@@ -147,7 +150,9 @@ def main() -> int:
             for n in args.sizes:
                 print(f"{n} hosts...", file=sys.stderr)
                 new = measure(REPO / "scripts", n, args.n)
-                before = measure(old, n, args.n) if old is not None and n <= args.baseline_max else {}
+                before = (
+                    measure(old, n, args.baseline_runs) if old is not None and n <= args.baseline_max else {}
+                )
                 rows += [(n, cmd, before.get(cmd), new[cmd]) for cmd in new]
         finally:
             if old is not None:
@@ -156,8 +161,13 @@ def main() -> int:
                     check=False,
                     capture_output=True,
                 )
-    print(f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()}; median of {args.n} runs;")
-    print(f"before = {args.baseline}, after = {head or 'working tree'} (wall time, peak RSS).\n")
+    print(
+        f"Measured {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC on {machine()}; load average before: {load}."
+    )
+    print(
+        f"before = {args.baseline} (median of {args.baseline_runs}), after = {head or 'working tree'} "
+        f"(median of {args.n}); wall time, peak RSS.\n"
+    )
     print("| hosts | command | before | after |")
     print("|---:|---|---:|---:|")
     for n, cmd, before, after in rows:
