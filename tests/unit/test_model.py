@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import pytest
 
@@ -11,9 +11,6 @@ from cryptic_net import certs, cli
 from cryptic_net.errors import ValidationFailed
 from cryptic_net.inventory import load_inventory
 from tests.conftest import REPO
-
-if TYPE_CHECKING:
-    from pathlib import Path
 
 
 def messages(root: Path) -> list[str]:
@@ -156,3 +153,20 @@ def test_ca_bundle_in_one_file(inventory: Path, other_ca: Path) -> None:
     inv = load_inventory(inventory)
     assert inv.network.cas == (inventory / "ca.crt",)
     assert inv.host("alpha").cert == inventory / "hosts" / "alpha.crt"
+
+
+def test_scan_refuses_a_directory_it_cannot_list(inventory: Path) -> None:
+    sub = inventory / "hosts" / "more"
+    sub.mkdir()
+    (sub / "x.key").write_text("not a key\n")
+    real = os.scandir
+
+    def deny(path: object = ".") -> object:
+        if Path(str(path)) == sub:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)  # type: ignore[arg-type]
+
+    import unittest.mock  # noqa: PLC0415
+
+    with unittest.mock.patch("os.scandir", deny):
+        assert messages(inventory) == ["hosts/more:1:1: $: cannot be listed: Permission denied"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -21,26 +22,36 @@ CA_KEY_BANNER = re.compile(rb"-----BEGIN NEBULA (ED25519|ECDSA P256)( ENCRYPTED)
 HOST_EXTENSIONS = (".yml", ".crt", ".key")
 
 
-def source_set(ctx: Context) -> list[Path]:
-    """Every file that enters a host's build, sorted, each once."""
+def source_set(ctx: Context, unlisted: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """Every file that enters a host's build, sorted, each once; directories that cannot be
+    listed go to `unlisted` with the reason."""
     found = {ctx.root / "network.yml"}
     found.update(ca.path for ca in ctx.ca_files() if ca.path is not None)
+
+    def failed(exc: OSError) -> None:
+        if unlisted is not None and exc.errno != errno.ENOENT and exc.filename is not None:
+            unlisted.append((Path(exc.filename), exc.strerror or str(exc)))
+
     for top in ("appdir", "hosts"):
-        for directory, dirnames, filenames in os.walk(ctx.root / top):
+        for directory, dirnames, filenames in os.walk(ctx.root / top, onerror=failed):
             dirnames.sort()
             for name in filenames:
                 if top == "appdir" or name.endswith(HOST_EXTENSIONS):
                     found.add(Path(directory, name))
+    found.update(_named_by_hosts(ctx))
+    return sorted(found, key=str)
+
+
+def _named_by_hosts(ctx: Context) -> Iterator[Path]:
     for host in ctx.hosts:
         cert = ctx.host_cert(host)
         if cert.path is not None:
-            found.add(cert.path)
+            yield cert.path
         key = host.data.get("key")
         if isinstance(key, dict) and "file" in key:
             resolved = ctx.resolve("$.key.file", ctx.root / "hosts", key["file"]).path
             if resolved is not None:
-                found.add(resolved)
-    return sorted(found, key=str)
+                yield resolved
 
 
 def _read(path: Path) -> bytes | str:
@@ -68,7 +79,11 @@ def no_ca_key(ctx: Context) -> Iterator[Diagnostic]:
     files, appdir/, hosts/**/*.{yml,crt,key} and every file a host names): it would be copied
     into the world-readable Nix store and into AppImages. Every such file is read whole; a file
     that cannot be read is an error too, since the build would fail on it or copy it unseen."""
-    for path in source_set(ctx):
+    unlisted: list[tuple[Path, str]] = []
+    files = source_set(ctx, unlisted)
+    for directory, reason in unlisted:
+        yield Diagnostic(ctx.display(directory), 1, 1, "$", f"cannot be listed: {reason}")
+    for path in files:
         if not os.path.lexists(path):
             continue  # reported by the check that resolves it
         data = _read(path)
