@@ -2,7 +2,9 @@
 
 For generated networks (bench/gen.py: real certificates, made once with nebula-cert and cached
 under .cache/bench/) of 10, 100, 1,000 and 5,000 hosts, each command runs in a fresh process
-and is measured from outside: wall time (median of N runs) and the process's peak RSS.
+and is measured from outside: wall time and CPU time (median of N runs; CPU time counts the
+`nebula-cert` processes the old code started, and says more than wall time on a busy machine)
+and the peak RSS of the largest process.
 
 - `validate`: the whole inventory.
 - `new-host`: one more host (on a throwaway copy of the inventory; it validates first, signs
@@ -45,13 +47,15 @@ MEASURE = (
     "import resource, subprocess, sys\n"
     "r = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
     "sys.stderr.write(r.stderr[-2000:])\n"
-    "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    "u = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "print(r.returncode, u.ru_maxrss, u.ru_utime + u.ru_stime)\n"
 )
 
 
 @dataclass
 class Result:
-    seconds: float
+    seconds: float  # wall
+    cpu: float  # user + system, of the command and its children (nebula-cert)
     rss_mib: float
     ok: bool
 
@@ -61,6 +65,7 @@ def run(scripts: Path, args: list[str], runs: int, fresh: Path | None = None) ->
 
     With `fresh`, each run gets its own copy of that inventory (for commands that write)."""
     times: list[float] = []
+    cpus: list[float] = []
     rss = 0
     ok = True
     env = {**os.environ, "PYTHONPATH": str(scripts), "PYTHONDONTWRITEBYTECODE": "1"}
@@ -75,12 +80,13 @@ def run(scripts: Path, args: list[str], runs: int, fresh: Path | None = None) ->
             start = time.perf_counter()
             done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, cwd=tmp)
             times.append(time.perf_counter() - start)
-            code, peak = done.stdout.split()
+            code, peak, cpu = done.stdout.split()
+            cpus.append(float(cpu))
             ok = ok and code == "0"
             if code != "0":
                 print(f"  ({' '.join(argv[:2])}: exit {code}) {done.stderr.strip()[-300:]}", file=sys.stderr)
             rss = max(rss, int(peak))
-    return Result(statistics.median(times), rss / 1024, ok)
+    return Result(statistics.median(times), statistics.median(cpus), rss / 1024, ok)
 
 
 def measure(scripts: Path, n: int, runs: int) -> dict[str, Result]:
@@ -125,7 +131,7 @@ def cell(result: Result | None) -> str:
     if result is None:
         return "-"
     flag = "" if result.ok else " (failed)"
-    return f"{result.seconds:.2f} s, {result.rss_mib:.0f} MiB{flag}"
+    return f"{result.seconds:.2f} s ({result.cpu:.2f} s CPU), {result.rss_mib:.0f} MiB{flag}"
 
 
 def main() -> int:
@@ -166,7 +172,7 @@ def main() -> int:
     )
     print(
         f"before = {args.baseline} (median of {args.baseline_runs}), after = {head or 'working tree'} "
-        f"(median of {args.n}); wall time, peak RSS.\n"
+        f"(median of {args.n});\nwall time (CPU time: user + system, with child processes), peak RSS.\n"
     )
     print("| hosts | command | before | after |")
     print("|---:|---|---:|---:|")
