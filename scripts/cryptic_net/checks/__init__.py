@@ -4,7 +4,8 @@
 in turn and returns what they found. `cryptic-net checks` prints the list and
 `cryptic-net explain ID` one check's docstring. Each id is also the name of a case in
 `tests/bad/` (`<id>.case` or `<id>-*.case`), and a test fails when a check has none.
-Adding a check is adding a function with `@check(...)` to the module of its concern.
+Adding a check is adding a function with `@check(...)` to the module of its concern (a new
+concern is a new module, imported below), and its case `tests/bad/<id>.case`.
 """
 
 from __future__ import annotations
