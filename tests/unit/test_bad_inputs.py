@@ -151,3 +151,12 @@ def test_libyaml_is_used_where_installed() -> None:
         assert yamlload.loader_class() is yaml.CSafeLoader
     else:  # pragma: no cover (PyYAML without libyaml: the fallback is the only parser)
         assert yamlload.loader_class() is yaml.SafeLoader
+
+
+def test_pure_python_yaml_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cryptic_net import yamlload  # noqa: PLC0415
+
+    monkeypatch.setenv("CRYPTIC_NET_YAML", "pure")
+    assert yamlload.loader_class() is yaml.SafeLoader
+    doc = yamlload.load_text("x.yml", "a: [1, {b: c}]\n")
+    assert (doc.data, doc.where("$.a[1].b")) == ({"a": [1, {"b": "c"}]}, (1, 12))
