@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -18,6 +18,9 @@ class Diagnostic:
     path: str
     message: str
     severity: Severity = "error"
+    # The id of the check that found it ("" for the loader and the schema); not part of the
+    # text, so messages stay as they were, and not part of the order.
+    check: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         prefix = "warning: " if self.severity == "warning" else ""

@@ -2,7 +2,8 @@
 
 The JSON form, for tools (`cryptic-net validate --format json`), is one object:
 `{"ok": bool, "errors": int, "warnings": int, "diagnostics": [{"file", "line", "col", "path",
-"message", "severity"}...]}` on stdout, sorted like the text.
+"message", "severity", "check"}...]}` (`check`: the id of the check that found it, `cryptic-net
+explain ID`; empty for the loader and the schema) on stdout, sorted like the text.
 """
 
 from __future__ import annotations

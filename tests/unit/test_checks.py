@@ -68,6 +68,7 @@ def test_validate_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
         "path": "$.ip",
         "message": "10.42.0.2 is already used by alpha (hosts/alpha.yml:2:5)",
         "severity": "error",
+        "check": "ip-duplicate",
     }
 
 
@@ -120,3 +121,19 @@ def test_a_schema_error_hides_nothing_else(tmp_path: Path) -> None:
         # The alias that failed the schema is left out; the valid one still meets its clash.
         "hosts/beta.yml:4:11: $.aliases[0]: 'www' is already an alias of alpha",
     ]
+
+
+def test_ignore_warnings_never_silences_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`ignore_warnings` drops the named checks' warnings only: an error of the same id shows."""
+    root = copy_inventory(tmp_path / "inv")
+    network = root / "network.yml"
+    network.write_text(network.read_text().replace("[key-baked]", "[key-baked, ip-duplicate]"))
+    (root / "hosts" / "beta.yml").write_text("ip: 10.42.0.2\ngroups: [server]\nkey: {file: beta.key}\n")
+    assert cli.main(["validate", "--format", "json", "--root", str(root)]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert [d["check"] for d in doc["diagnostics"]].count("ip-duplicate") == 1
+    assert not any(d["check"] == "key-baked" for d in doc["diagnostics"])
+    network.write_text(network.read_text().replace("[key-baked, ip-duplicate]", "[]"))
+    assert cli.main(["validate", "--format", "json", "--root", str(root)]) == 2
+    doc = json.loads(capsys.readouterr().out)
+    assert sum(d["check"] == "key-baked" for d in doc["diagnostics"]) == 3

@@ -10,6 +10,7 @@ concern is a new module, imported below), and its case `tests/bad/<id>.case`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
 from cryptic_net.checks import addresses, certs, firewall, names, secrets, topology
@@ -34,11 +35,10 @@ def run(ctx: Context, checks: list[Check] | None = None) -> list[Diagnostic]:
         if one.needs_complete and not ctx.complete:
             continue
         if one.scope == "host":
-            for host in ctx.hosts:
-                found.extend(one.func(ctx, host))
+            produced = [d for host in ctx.hosts for d in one.func(ctx, host)]
         elif one.scope == "network":
-            if ctx.network is not None:
-                found.extend(one.func(ctx, ctx.network))
+            produced = list(one.func(ctx, ctx.network)) if ctx.network is not None else []
         else:
-            found.extend(one.func(ctx))
+            produced = list(one.func(ctx))
+        found.extend(dataclasses.replace(d, check=one.id) for d in produced)
     return found

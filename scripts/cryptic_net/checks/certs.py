@@ -283,3 +283,23 @@ def key_is_key(ctx: Context, host: HostFile) -> Iterator[Diagnostic]:
         return
     if not HOST_KEY_BANNER.search(head):
         yield host.doc.diag(found.at, f"{key['file']!r} is not a nebula host private key")
+
+
+@check("key-baked", "host")
+def key_baked(ctx: Context, host: HostFile) -> Iterator[Diagnostic]:
+    """A warning for a key baked into the image (`key: {file: ...}`): every local user of the
+    build machine can read it in the world-readable Nix store, and anyone who can read the
+    AppImage file can extract it (AppRun refuses to run an image that group or others can read,
+    exit 11). A key kept on the host (the default) stays out of both. A network whose keys are
+    public anyway (the EXAMPLE network) can say `ignore_warnings: [key-baked]`."""
+    del ctx
+    key = host.data.get("key")
+    if isinstance(key, dict) and "file" in key:
+        yield host.doc.diag(
+            "$.key.file",
+            f"{host.name}'s key is baked into its AppImage: every local user of the build machine "
+            "can read it in /nix/store, and anyone who can read the AppImage file can extract it; "
+            "keep it on the host (the default) unless the host cannot hold a file, and install the "
+            "binary with mode 0700",
+            warning=True,
+        )

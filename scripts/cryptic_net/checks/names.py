@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from cryptic_net.checks.base import Context, check
+from cryptic_net.checks.base import CHECKS, Context, check
 from cryptic_net.errors import Diagnostic
-from cryptic_net.model import HostFile, items
+from cryptic_net.model import HostFile, NetworkFile, items
 from cryptic_net.paths import shown
 
 if TYPE_CHECKING:
@@ -77,3 +77,16 @@ def alias_taken(ctx: Context) -> Iterator[Diagnostic]:
     for host, i, alias, owner in _claims(ctx):
         if owner is not None and owner != alias:
             yield host.doc.diag(f"$.aliases[{i}]", f"{alias!r} is already an alias of {owner}")
+
+
+@check("ignore-warnings-unknown", "network")
+def ignore_warnings_known(ctx: Context, net: NetworkFile) -> Iterator[Diagnostic]:
+    """Every id in `ignore_warnings` names a registered check: a misspelt id would silence
+    nothing and say nothing."""
+    del ctx
+    known = {c.id for c in CHECKS}
+    for i, value in items(net.data.get("ignore_warnings")):
+        if value not in known:
+            yield net.doc.diag(
+                f"$.ignore_warnings[{i}]", f"{value!r} is not a check id (see `cryptic-net checks`)"
+            )
