@@ -67,6 +67,81 @@ def key_reference(host: Host) -> str:
     return HOST_KEY if host.key_file is not None else str(host.key_path)
 
 
+# Interfaces whose addresses are never worth advertising to the lighthouse (nebula's
+# `lighthouse.local_allow_list`, https://github.com/slackhq/nebula/blob/v1.10.3/examples/config.yml):
+# container and VM bridges and their veth ends (docker0, br-<id> of docker networks, podman,
+# libvirt, LXC/LXD, CNI, flannel, calico) and other overlays' tunnels (WireGuard, Tailscale,
+# ZeroTier, other cryptic-net networks). No peer can reach us there, and their addresses say what
+# runs on the host. Everything else (the LAN) stays advertised: two hosts behind the same NAT
+# find each other only through their LAN addresses (many NATs do not hairpin), and only the
+# network's own members (holders of a certificate of its CA) ever learn them. Loopback,
+# link-local and the overlay's own addresses nebula never advertises. Patterns are regular
+# expressions that must match the whole interface name.
+NOT_ADVERTISED_INTERFACES = (
+    "docker.*",
+    "br-.*",
+    "veth.*",
+    "podman.*",
+    "virbr.*",
+    "vnet.*",
+    "lxcbr.*",
+    "lxdbr.*",
+    "cni.*",
+    "flannel.*",
+    "cali.*",
+    "wg.*",
+    "tailscale.*",
+    "zt.*",
+    "cn-.*",
+)
+
+# Why each nebula setting that is not nebula's default is what it is: written into nebula.yml
+# above its section (the renderer is the one place that knows), so an operator reading
+# `cryptic-net-HOST config` sees the reason beside the value.
+NEBULA_COMMENTS = {
+    "lighthouse": (
+        "local_allow_list: the addresses told to the lighthouse are this host's LAN addresses,\n"
+        "never those of container/VM bridges, veths or other VPNs' tunnels (nobody can reach\n"
+        "us there, and they say what runs here), nor IPv6 ones (we listen on IPv4 only)."
+    ),
+    "listen": (
+        "A fixed port (default: the network's lighthouse_port) lets a peer's stale tunnel reach\n"
+        "a restarted nebula, which answers with recv_error, and the peer re-handshakes at once\n"
+        "(about 1-2 s). With port 0 (roaming hosts that ask for it) the restarted nebula has a\n"
+        "new port and peers wait for their tunnel to time out (20-30 s)."
+    ),
+    "punchy": (
+        "punch: keep NAT mappings open with a 1-byte packet per idle tunnel, so that a host\n"
+        "behind NAT stays reachable. respond (nebula's default is false): when a peer asks\n"
+        "the lighthouse for us and its punches cannot get through our NAT, we handshake back\n"
+        "to it (after respond_delay, 5 s), which reaches hosts behind symmetric NATs; the peer\n"
+        "is a member of the network either way."
+    ),
+    "timers": (
+        "Notice a dead direct path within 2 x 2 + 3 = 7 s (nebula's 5/10 take up to 20 s), so\n"
+        "that a peer moves to our relay within 10 s: a tunnel that carried traffic out but\n"
+        "none in for connection_alive_interval gets a test packet, and is dropped when no\n"
+        "answer came for pending_deletion_interval; the next packet handshakes again, through\n"
+        "the relays when the direct path is gone. Cost: idle tunnels are punched every 2 s."
+    ),
+    "counters": (
+        "try_promote: a relayed tunnel probes the peer's direct addresses every 100 packets it\n"
+        "sends (nebula: 1000), so traffic returns to a direct path that came back 10x sooner.\n"
+        "A direct tunnel never probes: this costs nothing while paths work."
+    ),
+}
+
+
+def _dump_commented(config: dict[str, Any], comments: dict[str, str]) -> str:
+    """`_dump(config)`, with `# comment` lines above the top-level keys that have one."""
+    parts = []
+    for key, value in config.items():
+        if key in comments:
+            parts.append("".join(f"# {line}\n" for line in comments[key].splitlines()))
+        parts.append(_dump({key: value}))
+    return "".join(parts)
+
+
 def nebula_config(inv: Inventory, host: Host) -> str:
     by_name = {h.name: h for h in inv.hosts}
     static_map = {str(h.ip): list(h.endpoints) for h in inv.hosts if h.is_lighthouse and h.name != host.name}
@@ -83,6 +158,10 @@ def nebula_config(inv: Inventory, host: Host) -> str:
             "am_lighthouse": host.is_lighthouse,
             "interval": 60,
             "hosts": [str(by_name[name].ip) for name in host.lighthouses],
+            "local_allow_list": {
+                "interfaces": dict.fromkeys(NOT_ADVERTISED_INTERFACES, False),
+                "::/0": False,
+            },
         },
         "listen": {"host": "0.0.0.0", "port": host.listen_port},  # noqa: S104 (the underlay)
         "punchy": {"punch": True, "respond": True},
@@ -91,6 +170,8 @@ def nebula_config(inv: Inventory, host: Host) -> str:
             "use_relays": True,
             "relays": [str(by_name[name].ip) for name in host.relays],
         },
+        "timers": {"connection_alive_interval": 2, "pending_deletion_interval": 3},
+        "counters": {"try_promote": 100},
         "tun": {
             "disabled": False,
             "dev": tun_dev(inv),
@@ -106,7 +187,7 @@ def nebula_config(inv: Inventory, host: Host) -> str:
             "inbound": _rules(inv.network.firewall, host.firewall, "inbound"),
         },
     }
-    return _header(inv, host) + _dump(config)
+    return _header(inv, host) + _dump_commented(config, NEBULA_COMMENTS)
 
 
 def reverse_zones(cidr: ipaddress.IPv4Network) -> list[str]:
