@@ -1,12 +1,18 @@
 """Fixtures for the integration tests: real AppImages of the example network in namespaces.
 
-Needs root (namespaces, tun, FUSE); skipped otherwise. pmux comes from $CRYPTIC_NET_PMUX or
-PATH; without one, tests/integration/pmux_standin.py stands in and the supervision tests
-(restart, merged log) are skipped with the reason, never faked.
+Needs root (namespaces, tun, FUSE); skipped otherwise. The programs come from PATH, where
+tests/run puts the shipped builds first (tests/build-shipped: nebula 1.10, a static musl
+dnsmasq, pmux); the session says which ones it runs and whether they are the shipped builds.
+pmux comes from $CRYPTIC_NET_PMUX or PATH; without one (the Go module proxy refuses pmux, see
+nix/pins.json test_builds.pmux.refused), tests/integration/pmux_standin.py stands in and the
+supervision tests (restart, merged log) are skipped with the reason, never faked.
 """
 
 from __future__ import annotations
 
+import contextlib
+import itertools
+import json
 import os
 import re
 import shutil
@@ -15,6 +21,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +48,9 @@ UNDERLAY = {"lighthouse": "192.0.2.1", "alpha": "192.0.2.2", "beta": "192.0.2.3"
 OVERLAY = {"lighthouse": "10.42.0.1", "alpha": "10.42.0.2", "beta": "10.42.0.3"}
 ALIASES = {"beta": ["www"]}
 TOOLS = ["nebula", "nebula-cert", "dnsmasq", "mksquashfs", "ip", "nsenter", "dig", "ss"]
+SHIPPED_DIR = REPO / ".cache" / "shipped"  # tests/build-shipped's output
+# The `static` check, one script for the flake check and these tests.
+STATIC_CHECK = REPO / "nix" / "checks" / "static.sh"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -75,6 +85,38 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 
 @dataclass(frozen=True)
+class Program:
+    name: str
+    path: Path  # resolved
+    shipped: bool  # built by tests/build-shipped (what the AppImages ship), not an installed one
+    version: str
+
+
+def _version(path: Path, name: str) -> str:
+    flag = {"nebula": "-version", "nebula-cert": "-version", "dnsmasq": "--version"}.get(name)
+    if flag is None:
+        return ""
+    out = subprocess.run([str(path), flag], capture_output=True, text=True, timeout=10, check=False)
+    return (out.stdout + out.stderr).strip().splitlines()[0] if (out.stdout + out.stderr).strip() else "?"
+
+
+@pytest.fixture(scope="session")
+def programs(pytestconfig: pytest.Config) -> dict[str, Program]:
+    """nebula, nebula-cert, dnsmasq as found on PATH; the session says which and from where."""
+    found = {}
+    for name in ("nebula", "nebula-cert", "dnsmasq"):
+        where = shutil.which(name)
+        if where is None:
+            pytest.fail(f"{name} is not on PATH (tests/run builds it; Debian: nebula dnsmasq-base)")
+        path = Path(where).resolve()
+        prog = Program(name, path, SHIPPED_DIR in path.parents, _version(path, name))
+        found[name] = prog
+        kind = "shipped build" if prog.shipped else "INSTALLED, NOT the shipped build"
+        _say(pytestconfig, f"integration: {name} = {path} ({kind}; {prog.version})")
+    return found
+
+
+@dataclass(frozen=True)
 class Pmux:
     path: Path
     real: bool
@@ -96,6 +138,7 @@ def pmux(session_dir: Path, pytestconfig: pytest.Config) -> Pmux:
         result = Pmux(Path(found).resolve(), real=True, why="")
         _say(pytestconfig, f"integration: pmux mode = REAL pmux {result.path}")
         return result
+    refused = json.loads((REPO / "nix/pins.json").read_text())["test_builds"]["pmux"].get("refused", "")
     stand_in = session_dir / "pmux-standin"
     src = (HERE / "pmux_standin.py").read_text()
     stand_in.write_text(f"#!{sys.executable}\n{src}")
@@ -103,6 +146,7 @@ def pmux(session_dir: Path, pytestconfig: pytest.Config) -> Pmux:
     why = (
         "no real pmux (CRYPTIC_NET_PMUX unset, none on PATH): ran the stand-in, "
         "which proves nothing about pmux's supervision"
+        + (f"; nix/pins.json: {refused.split('.')[0]}" if refused else "")
     )
     _say(
         pytestconfig,
@@ -112,7 +156,7 @@ def pmux(session_dir: Path, pytestconfig: pytest.Config) -> Pmux:
 
 
 @pytest.fixture(scope="session")
-def bin_dir(session_dir: Path, pmux: Pmux) -> Path:
+def bin_dir(session_dir: Path, pmux: Pmux, programs: dict[str, Program]) -> Path:
     missing = [t for t in TOOLS if shutil.which(t) is None]
     if missing:
         pytest.fail(
@@ -121,8 +165,8 @@ def bin_dir(session_dir: Path, pmux: Pmux) -> Path:
         )
     d = session_dir / "bin"
     d.mkdir()
-    for name in ["nebula", "nebula-cert", "dnsmasq"]:
-        (d / name).symlink_to(shutil.which(name))  # type: ignore[arg-type]
+    for name, prog in programs.items():
+        (d / name).symlink_to(prog.path)
     (d / "pmux").symlink_to(pmux.path)
     return d
 
@@ -276,3 +320,128 @@ def world_readable_copy(src: Path) -> Path:
             mode = p.stat().st_mode
             p.chmod(mode | stat.S_IROTH | (stat.S_IXOTH if mode & stat.S_IXUSR else 0))
     return dst
+
+
+def static_check(*paths: Path, runtime_may_be_dynamic: bool = True) -> subprocess.CompletedProcess[str]:
+    """nix/checks/static.sh on AppImages or AppDirs (the flake's `static` check, offline).
+
+    The tests' appimagetool embeds the classic AppImageKit runtime, which loads libfuse.so.2:
+    a test tool, not the static type-2 runtime the flake ships, so its ELF checks are skipped
+    by default (the store-path search still covers it).
+    """
+    flags = ["--runtime-may-be-dynamic"] if runtime_may_be_dynamic else []
+    return subprocess.run(
+        ["bash", str(STATIC_CHECK), *flags, *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def run_mode() -> str:
+    """The mode systemd uses (the unit runs the AppImage itself: FUSE mount) where it can."""
+    return "mount" if Path("/dev/fuse").exists() else "extract"
+
+
+@contextlib.contextmanager
+def network_up(
+    builds: dict[str, Build], lab: netns.Lab, session_dir: Path, tag: str
+) -> Iterator[dict[str, Running]]:
+    """The three example hosts running (tun up on each), stopped and gone afterwards."""
+    mode = run_mode()
+    running: dict[str, Running] = {}
+    try:
+        for host, b in builds.items():
+            running[host] = start(b, mode, session_dir, tag)
+        for r in running.values():
+            wait_up(r, lab)
+        yield running
+    finally:
+        for r in running.values():
+            with contextlib.suppress(OSError, AssertionError, subprocess.SubprocessError):
+                stop(r)
+        for host in builds:
+            netns.kill_all(netns.ns_name(host))
+
+
+def wait_up(r: Running, lab: netns.Lab, timeout: float = 20) -> None:
+    try:
+        netns.wait_until(
+            f"{r.host}: tun {TUN} up ({r.mode})",
+            lambda: r.proc.poll() is None and lab.link_exists(r.host, TUN),
+            timeout=timeout,
+        )
+    except AssertionError as e:
+        tail = "\n".join(r.log_text().splitlines()[-30:])
+        raise AssertionError(f"{e}; exit status {r.proc.poll()}; log tail:\n{tail}") from None
+
+
+def overlay_ping(src: str, dst: str) -> bool:
+    argv = netns.ns_exec(src, ["ping", "-c1", "-W1", "-n", OVERLAY[dst]])
+    return netns.run(argv, check=False, timeout=5).returncode == 0
+
+
+class Pinger:
+    """`ping -D` from one host to another's overlay address, every `interval` seconds.
+
+    Bounded: ping's own deadline (-w) ends it, and `stop()` interrupts it earlier.
+    """
+
+    def __init__(self, src: str, dst: str, interval: float = 0.2, deadline: int = 90) -> None:
+        self.src, self.dst, self.interval = src, dst, interval
+        self.proc = subprocess.Popen(
+            netns.ns_exec(
+                src, ["ping", "-D", "-n", "-i", str(interval), "-W", "1", "-w", str(deadline), OVERLAY[dst]]
+            ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def replies(self) -> list[float]:
+        """Wall-clock times (ping -D) of the echo replies so far."""
+        out = []
+        for line in list(self.lines):
+            m = re.match(r"^\[(\d+\.\d+)\] \d+ bytes from ", line)
+            if m:
+                out.append(float(m.group(1)))
+        return out
+
+    def wait_reply_after(self, t: float, timeout: float) -> float:
+        return netns.wait_until(
+            f"a reply {self.src} -> {self.dst} after {t:.3f}",
+            lambda: next((r for r in self.replies() if r > t), None),
+            timeout=timeout,
+        )
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._reader.join(5)
+
+    def longest_gap(self, start: float, end: float) -> tuple[float, float]:
+        """Longest time without a reply within [start, end], and where it began."""
+        times = [start, *(r for r in self.replies() if start < r < end), end]
+        gaps = [(b - a, a) for a, b in itertools.pairwise(times)]
+        return max(gaps)
+
+
+def underlay_packets(host: str) -> int:
+    """Packets received on a host's underlay interface so far (eth0 in its namespace)."""
+    out = netns.run(["ip", "-n", netns.ns_name(host), "-s", "-j", "link", "show", "eth0"]).stdout
+    return int(json.loads(out)[0]["stats64"]["rx"]["packets"])
