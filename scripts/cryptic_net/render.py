@@ -118,11 +118,13 @@ NEBULA_COMMENTS = {
         "is a member of the network either way."
     ),
     "timers": (
-        "Notice a dead direct path within 2 x 2 + 3 = 7 s (nebula's 5/10 take up to 20 s), so\n"
-        "that a peer moves to our relay within 10 s: a tunnel that carried traffic out but\n"
-        "none in for connection_alive_interval gets a test packet, and is dropped when no\n"
-        "answer came for pending_deletion_interval; the next packet handshakes again, through\n"
-        "the relays when the direct path is gone. Cost: idle tunnels are punched every 2 s."
+        "Notice a dead direct path within 2 x 2 + 2 = 6 s (nebula's 5/10 take up to 20 s), so\n"
+        "that a peer moves to our relay within 10 s (the relayed handshake adds about 1.5 s): a\n"
+        "tunnel that carried traffic out but none in for connection_alive_interval gets a test\n"
+        "packet, and is dropped when no answer came within pending_deletion_interval; the next\n"
+        "packet handshakes again, through the relays when the direct path is gone. Cost: idle\n"
+        "tunnels are punched every 2 s, and a test packet unanswered for 2 s (a link that\n"
+        "stalls that long) costs a new handshake."
     ),
     "counters": (
         "try_promote: a relayed tunnel probes the peer's direct addresses every 100 packets it\n"
@@ -170,7 +172,7 @@ def nebula_config(inv: Inventory, host: Host) -> str:
             "use_relays": True,
             "relays": [str(by_name[name].ip) for name in host.relays],
         },
-        "timers": {"connection_alive_interval": 2, "pending_deletion_interval": 3},
+        "timers": {"connection_alive_interval": 2, "pending_deletion_interval": 2},
         "counters": {"try_promote": 100},
         "tun": {
             "disabled": False,
