@@ -104,12 +104,14 @@ def net(
             netns.kill_all(netns.ns_name(host))
 
 
+@pytest.mark.nebula_compat
 def test_check_passes_before_start(net: Net) -> None:
     for host, result in net.checks.items():
         assert result.returncode == 0, f"{host} check:\n{result.stdout}{result.stderr}"
         assert "all checks passed" in result.stdout
 
 
+@pytest.mark.nebula_compat
 def test_ping_both_ways_through_the_lighthouse(net: Net, builds: dict[str, Build]) -> None:
     conf = yaml.safe_load((builds["alpha"].appdir / "etc/nebula/nebula.yml").read_text())
     static = {str(k) for k in conf["static_host_map"]}
@@ -120,6 +122,7 @@ def test_ping_both_ways_through_the_lighthouse(net: Net, builds: dict[str, Build
     assert ping("lighthouse", "alpha")
 
 
+@pytest.mark.nebula_compat
 def test_every_name_resolves_on_every_host(net: Net) -> None:
     for host in OVERLAY:
         netns.wait_until(
@@ -179,6 +182,7 @@ def tcp(src: str, ip: str, port: int, timeout: float) -> str:
     return in_ns(src, sys.executable, "-c", CLIENT, ip, str(port), str(timeout)).stdout.strip()
 
 
+@pytest.mark.nebula_compat
 def test_firewall_drops_what_it_does_not_allow(net: Net) -> None:
     netns.wait_until("alpha -> beta tunnel", lambda: ping("alpha", "beta"), timeout=20, interval=0.2)
     listener = subprocess.Popen(
