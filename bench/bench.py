@@ -9,6 +9,9 @@ Prints a Markdown table: median over N runs of
 
 Needs root (namespaces, tun, FUSE). Usage (from the repo root):
     .venv/bin/python bench/bench.py [-n RUNS]
+Run it through tests/run's PATH to measure the shipped builds (static nebula 1.10, musl
+dnsmasq; tests/build-shipped), e.g. `PATH=$PWD/.cache/shipped/x86_64/bin:$PATH`; the header
+says for each program whether it is a shipped build or an installed one.
 pmux comes from $CRYPTIC_NET_PMUX or PATH; otherwise the tests' stand-in is used and the
 table says so (its numbers then say nothing about pmux itself).
 """
@@ -185,6 +188,16 @@ def one_run(mode: str, appdirs: dict[str, Path], images: dict[str, Path], work: 
     return result
 
 
+def origin(name: str) -> str:
+    """Whether PATH's program is a shipped build (tests/build-shipped) or an installed one."""
+    found = shutil.which(name)
+    if found is None:
+        return " (missing)"
+    if (REPO / ".cache" / "shipped") in Path(found).resolve().parents:
+        return " (shipped build, static)"
+    return f" (installed: {Path(found).resolve()})"
+
+
 def fmt(values: list[float], unit: str) -> str:
     if not values:
         return "n/a"
@@ -224,10 +237,10 @@ def main() -> int:
     debian = Path("/etc/debian_version").read_text().strip() if Path("/etc/debian_version").exists() else "?"
     nebula = subprocess.run(
         ["nebula", "-version"], capture_output=True, text=True, check=False
-    ).stdout.split()[-1]
+    ).stdout.split()[-1] + origin("nebula")
     dnsmasq = subprocess.run(
         ["dnsmasq", "--version"], capture_output=True, text=True, check=False
-    ).stdout.split()[2]
+    ).stdout.split()[2] + origin("dnsmasq")
     print(
         f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Machine: {cpu}, {os.cpu_count()} CPUs, "
         f"Linux {platform.release()}, Debian {debian}; nebula {nebula}, dnsmasq {dnsmasq}, {pmux_mode}."

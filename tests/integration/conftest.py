@@ -146,7 +146,7 @@ def pmux(session_dir: Path, pytestconfig: pytest.Config) -> Pmux:
     why = (
         "no real pmux (CRYPTIC_NET_PMUX unset, none on PATH): ran the stand-in, "
         "which proves nothing about pmux's supervision"
-        + (f"; nix/pins.json: {refused.split('.')[0]}" if refused else "")
+        + ("; the Go module proxy refuses pmux (nix/pins.json: test_builds.pmux.refused)" if refused else "")
     )
     _say(
         pytestconfig,
