@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -115,6 +116,51 @@ def _renew(args: argparse.Namespace) -> int:
     return renew(RenewOptions(args.root, args.name, args.ca_crt, args.ca_key, args.duration))
 
 
+def _reach(args: argparse.Namespace) -> int:
+    from cryptic_net import reach  # noqa: PLC0415 (only this command needs it)
+
+    inv = load_inventory(args.root)
+    for warning in inv.warnings:
+        print(warning, file=sys.stderr)
+    engine = reach.Reach.of(inv)
+    if args.explain:
+        src, dst, packet = args.explain
+        engine.node(src)
+        engine.node(dst)
+        verdict = engine.explain(src, dst, *reach.parse_packet(packet))
+        if args.json:
+            print(json.dumps(reach.verdict_json(verdict), indent=2))
+        else:
+            sys.stdout.write(reach.explain_text(verdict))
+        return 0
+    for name in args.from_ + args.to:
+        engine.node(name)
+    protos = args.proto or list(reach.PROTOS)
+    port = reach.parse_port_filter(args.port) if args.port else None
+    if port is not None and args.proto is None:
+        protos = ["tcp", "udp"]  # ICMP has no ports
+    flows = engine.flows(args.from_ or None, args.to or None, protos, port)
+    if args.json:
+        print(json.dumps([f.as_json() for f in flows], indent=2))
+    else:
+        sys.stdout.write(reach.table(flows))
+    return 0
+
+
+def _graph(args: argparse.Namespace) -> int:
+    from cryptic_net import graph  # noqa: PLC0415 (only this command needs it)
+
+    inv = load_inventory(args.root)
+    for warning in inv.warnings:
+        print(warning, file=sys.stderr)
+    text = graph.dot(inv) if args.format == "dot" else graph.svg(inv)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        graph.write(args.out, text)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command)
     top = argparse.ArgumentParser(
         prog="cryptic-net", description="Build per-host cryptic-net overlay bundles."
@@ -153,7 +199,7 @@ def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command
     cmd.set_defaults(func=_appdir)
 
     cmd = sub.add_parser("schema", help="print a JSON schema (for editors)")
-    cmd.add_argument("kind", choices=["network", "host"])
+    cmd.add_argument("kind", choices=["network", "host", "policy"])
     cmd.set_defaults(func=_schema)
 
     cmd = command("init", "create a network: a CA (outside the tree) and network.yml")
@@ -200,6 +246,25 @@ def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command
     cmd.add_argument("--ca-key", type=Path, required=True)
     cmd.add_argument("--duration", help="certificate validity (default: until just before the CA expires)")
     cmd.set_defaults(func=_renew)
+
+    cmd = command("reach", "who can open which port to whom, from the firewall rules (docs/reach.md)")
+    cmd.add_argument("--from", dest="from_", action="append", default=[], metavar="HOST", help="repeatable")
+    cmd.add_argument("--to", action="append", default=[], metavar="HOST", help="repeatable")
+    cmd.add_argument("--port", help="a port or range, e.g. 22 or 8000-8100 (tcp and udp only)")
+    cmd.add_argument("--proto", action="append", choices=["tcp", "udp", "icmp"], help="repeatable")
+    cmd.add_argument("--json", action="store_true", help="JSON instead of a table")
+    cmd.add_argument(
+        "--explain",
+        nargs=3,
+        metavar=("FROM", "TO", "PACKET"),
+        help="which rule on each side allows or denies one packet, e.g. alpha beta tcp/22",
+    )
+    cmd.set_defaults(func=_reach)
+
+    cmd = command("graph", "draw the network: hosts, lighthouses, relays, groups, allowed flows (Graphviz)")
+    cmd.add_argument("--format", choices=["svg", "dot"], default="svg")
+    cmd.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    cmd.set_defaults(func=_graph)
     return top
 
 
