@@ -255,9 +255,9 @@ def test_reach_explain(inventory: Path) -> None:
     assert result.stdout == (
         "beta -> alpha tcp/22: denied\n"
         "  outbound on beta: allowed by\n"
-        "    network.yml:14:9: $.defaults.firewall.outbound[0]  {port: any, proto: any, host: any}\n"
+        "    network.yml:16:9: $.defaults.firewall.outbound[0]  {port: any, proto: any, host: any}\n"
         "  inbound on alpha: denied: no rule matches\n"
-        "    network.yml:16:9: $.defaults.firewall.inbound[0]  {port: any, proto: icmp, host: any}: proto is icmp\n"  # noqa: E501 (an exact message)
+        "    network.yml:18:9: $.defaults.firewall.inbound[0]  {port: any, proto: icmp, host: any}: proto is icmp\n"  # noqa: E501 (an exact message)
         "    hosts/alpha.yml:10:7: $.firewall.inbound[0]  {port: 22, proto: tcp, group: admin}: "
         "beta is not in group admin (its groups: server)\n"
     )
@@ -326,13 +326,13 @@ def test_failing_assertions_name_the_deciding_rules(inventory: Path) -> None:
     assert result.stderr.splitlines() == [
         (
             "policy.yml:2:36: $.tests[0].allow: beta -> alpha tcp/22 is denied: inbound on alpha: no rule matches: "  # noqa: E501 (an exact message)
-            "network.yml:16:9: $.defaults.firewall.inbound[0] {port: any, proto: icmp, host: any}: proto is icmp; "  # noqa: E501 (an exact message)
+            "network.yml:18:9: $.defaults.firewall.inbound[0] {port: any, proto: icmp, host: any}: proto is icmp; "  # noqa: E501 (an exact message)
             "hosts/alpha.yml:10:7: $.firewall.inbound[0] {port: 22, proto: tcp, group: admin}: "
             "beta is not in group admin (its groups: server)"
         ),
         (
             "policy.yml:3:42: $.tests[1].deny: alpha -> beta tcp/80 is allowed: outbound on alpha allowed by "
-            "network.yml:14:9: $.defaults.firewall.outbound[0] {port: any, proto: any, host: any}; "
+            "network.yml:16:9: $.defaults.firewall.outbound[0] {port: any, proto: any, host: any}; "
             "inbound on beta allowed by hosts/beta.yml:10:7: $.firewall.inbound[0] {port: 80, proto: tcp, group: laptop}"  # noqa: E501 (an exact message)
         ),
         "2 errors",
