@@ -25,6 +25,7 @@ from cryptic_net import checks
 from cryptic_net.checks.base import Context
 from cryptic_net.checks.certs import EXPIRY_WARNING, HOST_KEY_BANNER
 from cryptic_net.checks.names import HOSTNAME, valid_host_name
+from cryptic_net.checks.revoked import revoked_entries
 from cryptic_net.checks.secrets import CA_KEY_BANNER
 from cryptic_net.errors import Diagnostic, UserError, ValidationFailed
 from cryptic_net.model import (
@@ -127,7 +128,8 @@ def _inline(node: Any, schemas: dict[str, Any], here: str) -> Any:
 @functools.cache
 def _validator(name: str) -> Any:
     """Built once per process and schema: building one costs more than validating a host file."""
-    schemas = {n: json.loads(schema_text(n)) for n in ("network.schema.json", "host.schema.json")}
+    names = ("network.schema.json", "host.schema.json", "revoked.schema.json")
+    schemas = {n: json.loads(schema_text(n)) for n in names}
     inlined = _inline(schemas[name], schemas, name)
     inlined.pop("$defs", None)
     return _Validator(inlined)
@@ -305,7 +307,13 @@ def load_inventory(root: Path, now: datetime | None = None) -> Inventory:
     network = _network(ctx, ctx.network)
     lighthouses = tuple(h.name for h in ctx.hosts if h.is_lighthouse)
     hosts = tuple(_host(ctx, network, h, lighthouses) for h in ctx.hosts)
-    return Inventory(ctx.root, network, tuple(sorted(hosts, key=lambda h: h.name)), tuple(warnings))
+    return Inventory(
+        ctx.root,
+        network,
+        tuple(sorted(hosts, key=lambda h: h.name)),
+        tuple(warnings),
+        revoked_entries(ctx),
+    )
 
 
 # --- the model, from files that passed every check -----------------------------------------
@@ -357,7 +365,8 @@ def _host(ctx: Context, network: Network, host: HostFile, lighthouses: tuple[str
         # is back on the port its peers' tunnels use; 0 (any) only when a host asks for it.
         listen_port=data.get("listen_port", network.lighthouse_port),
         relay=host.relay,
-        relays=tuple(data.get("relays", ())),
+        # Like `lighthouses`: every relay of the network unless the file says which.
+        relays=tuple(data.get("relays", [h.name for h in ctx.hosts if h.relay and h.name != host.name])),
         cert=cert,
         key_file=key_file,
         key_path=None if key_file is not None else key["path"],

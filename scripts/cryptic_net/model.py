@@ -98,6 +98,7 @@ class Inventory:
     network: Network
     hosts: tuple[Host, ...]
     warnings: tuple[Any, ...] = ()  # Diagnostic
+    revoked: tuple[Any, ...] = ()  # revocation.Revoked: every host's pki.blocklist
 
     def host(self, name: str) -> Host:
         for host in self.hosts:

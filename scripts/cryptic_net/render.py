@@ -102,7 +102,8 @@ NEBULA_COMMENTS = {
     "lighthouse": (
         "local_allow_list: the addresses told to the lighthouse are this host's LAN addresses,\n"
         "never those of container/VM bridges, veths or other VPNs' tunnels (nobody can reach\n"
-        "us there, and they say what runs here), nor IPv6 ones (we listen on IPv4 only)."
+        "us there, and they say what runs here), nor IPv6 ones while we listen on IPv4 only\n"
+        "(a network with an IPv6 lighthouse endpoint listens on both and advertises both)."
     ),
     "listen": (
         "A fixed port (default: the network's lighthouse_port) lets a peer's stale tunnel reach\n"
@@ -144,6 +145,19 @@ def _dump_commented(config: dict[str, Any], comments: dict[str, str]) -> str:
     return "".join(parts)
 
 
+def listen_host(inv: Inventory) -> str:
+    """The underlay address nebula binds: both families once any lighthouse endpoint is IPv6.
+
+    nebula 1.10 opens an AF_INET socket for `0.0.0.0`, which can never reach an IPv6
+    endpoint, and an AF_INET6 socket for `::`, which Linux makes dual-stack unless
+    net.ipv6.bindv6only is set (https://github.com/slackhq/nebula/blob/v1.10.3/udp/udp_linux.go).
+    nebula 1.6 always opens AF_INET6 and binds `::` for both spellings. IPv4-only networks keep
+    `0.0.0.0`, which also works on machines whose kernel has IPv6 turned off.
+    """
+    ipv6 = any(e.startswith("[") for h in inv.hosts for e in h.endpoints)
+    return "::" if ipv6 else "0.0.0.0"  # noqa: S104 (the underlay: every local address)
+
+
 def nebula_config(inv: Inventory, host: Host) -> str:
     by_name = {h.name: h for h in inv.hosts}
     static_map = {str(h.ip): list(h.endpoints) for h in inv.hosts if h.is_lighthouse and h.name != host.name}
@@ -154,6 +168,8 @@ def nebula_config(inv: Inventory, host: Host) -> str:
             "key": key_reference(host),
             # The default changed from false (1.6) to true (1.10); say what we mean.
             "disconnect_invalid": True,
+            # revoked.yml: peers presenting these certificates are refused (docs/lifecycle.md).
+            "blocklist": [r.fingerprint for r in inv.revoked],
         },
         "static_host_map": static_map,
         "lighthouse": {
@@ -162,10 +178,11 @@ def nebula_config(inv: Inventory, host: Host) -> str:
             "hosts": [str(by_name[name].ip) for name in host.lighthouses],
             "local_allow_list": {
                 "interfaces": dict.fromkeys(NOT_ADVERTISED_INTERFACES, False),
-                "::/0": False,
+                # IPv6 addresses only where we listen on IPv6 too (listen_host).
+                **({"::/0": False} if listen_host(inv) == "0.0.0.0" else {}),  # noqa: S104
             },
         },
-        "listen": {"host": "0.0.0.0", "port": host.listen_port},  # noqa: S104 (the underlay)
+        "listen": {"host": listen_host(inv), "port": host.listen_port},
         "punchy": {"punch": True, "respond": True},
         "relay": {
             "am_relay": host.relay,

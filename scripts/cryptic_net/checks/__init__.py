@@ -13,14 +13,34 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from cryptic_net.checks import addresses, certs, firewall, names, reach, secrets, topology
+from cryptic_net.checks import (
+    addresses,
+    certs,
+    firewall,
+    names,
+    reach,
+    revoked,
+    secrets,
+    topology,
+    tracked,
+)
 from cryptic_net.checks.base import CHECKS, Check, Context, check
 
 if TYPE_CHECKING:
     from cryptic_net.errors import Diagnostic
 
 __all__ = ["CHECKS", "Check", "Context", "check", "find", "run"]
-_MODULES = (names, addresses, topology, firewall, certs, secrets, reach)  # registration order
+_MODULES = (
+    names,
+    addresses,
+    topology,
+    firewall,
+    certs,
+    revoked,
+    secrets,
+    reach,
+    tracked,
+)  # registration order
 
 
 def find(check_id: str) -> Check | None:

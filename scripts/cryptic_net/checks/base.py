@@ -90,6 +90,7 @@ class Context:
     _resolved: dict[tuple[Path, str], Path | str] = field(default_factory=dict)
     _real_root: Path | None = None
     _host_certs: dict[str, CertAt] = field(default_factory=dict)
+    _revoked: Any = None  # revoked.yml as loaded, once (cryptic_net.checks.revoked)
 
     @property
     def by_name(self) -> dict[str, HostFile]:
