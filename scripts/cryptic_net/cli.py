@@ -17,10 +17,17 @@ from cryptic_net.tooling import (
     DEFAULT_CA_DURATION,
     InitOptions,
     NewHostOptions,
+    RemoveOptions,
     RenewOptions,
+    RevokeOptions,
+    SignOptions,
+    default_key_dir,
     init,
     new_host,
+    remove,
     renew,
+    revoke,
+    sign,
 )
 
 EXIT_USER_ERROR = 2
@@ -87,33 +94,114 @@ def _schema(args: argparse.Namespace) -> int:
 def _init(args: argparse.Namespace) -> int:
     return init(
         InitOptions(
-            args.root, args.name, args.cidr, args.domain, args.ca_dir, args.ca_duration, args.lighthouse_port
+            args.root,
+            args.name,
+            args.cidr,
+            args.domain,
+            args.ca_dir,
+            args.ca_duration,
+            args.lighthouse_port,
+            git_add=args.git_add,
         )
     )
 
 
+def _split(items: list[str]) -> list[str]:
+    return [g for item in items for g in item.split(",") if g]
+
+
 def _new_host(args: argparse.Namespace) -> int:
-    groups = [g for item in args.groups for g in item.split(",") if g]
     return new_host(
         NewHostOptions(
             args.root,
-            args.name,
+            tuple(args.names),
             args.ip,
-            groups,
+            _split(args.groups),
             args.lighthouse,
             args.relay,
+            None if args.relays is None else _split(args.relays),
             args.bake_key,
             args.key_path,
             args.key_out,
+            args.key_dir,
             args.ca_crt,
             args.ca_key,
             args.duration,
+            git_add=args.git_add,
         )
     )
 
 
 def _renew(args: argparse.Namespace) -> int:
-    return renew(RenewOptions(args.root, args.name, args.ca_crt, args.ca_key, args.duration))
+    return renew(
+        RenewOptions(
+            args.root, tuple(args.names), args.ca_crt, args.ca_key, args.duration, args.all, args.git_add
+        )
+    )
+
+
+def _sign(args: argparse.Namespace) -> int:
+    return sign(
+        SignOptions(
+            args.root,
+            args.name,
+            args.key_dir,
+            args.key_out,
+            args.ca_crt,
+            args.ca_key,
+            args.duration,
+            git_add=args.git_add,
+        )
+    )
+
+
+def _remove(args: argparse.Namespace) -> int:
+    return remove(RemoveOptions(args.root, args.name, args.git_add))
+
+
+def _revoke(args: argparse.Namespace) -> int:
+    return revoke(
+        RevokeOptions(
+            args.root,
+            args.name,
+            args.fingerprint,
+            args.reason,
+            args.new_key,
+            args.key_dir,
+            args.key_out,
+            args.ca_crt,
+            args.ca_key,
+            args.duration,
+            args.git_add,
+        )
+    )
+
+
+def _git_flag(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--no-git-add",
+        dest="git_add",
+        action="store_false",
+        help="do not stage the written files in git (a flake sees only tracked files; says what to add)",
+    )
+
+
+def _ca_flags(cmd: argparse.ArgumentParser, *, required: bool = True) -> None:
+    cmd.add_argument("--ca-crt", type=Path, required=required, help="the signing CA's certificate")
+    cmd.add_argument("--ca-key", type=Path, required=required, help="the signing CA's private key")
+    cmd.add_argument("--duration", help="certificate validity (default: until just before the CA expires)")
+
+
+def _key_flags(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument(
+        "--key-dir",
+        type=Path,
+        help=f"where keys that stay on the host are written (default: {default_key_dir('NETWORK')}; "
+        "never the CA's directory, never inside the inventory)",
+    )
+    cmd.add_argument(
+        "--key-out", type=Path, help="write this one host's key to this file instead (outside the tree)"
+    )
 
 
 def _reach(args: argparse.Namespace) -> int:
@@ -199,7 +287,7 @@ def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command
     cmd.set_defaults(func=_appdir)
 
     cmd = sub.add_parser("schema", help="print a JSON schema (for editors)")
-    cmd.add_argument("kind", choices=["network", "host", "policy"])
+    cmd.add_argument("kind", choices=["network", "host", "policy", "revoked"])
     cmd.set_defaults(func=_schema)
 
     cmd = command("init", "create a network: a CA (outside the tree) and network.yml")
@@ -215,10 +303,11 @@ def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command
         help=f"CA validity (default: {DEFAULT_CA_DURATION}, 20 years)",
     )
     cmd.add_argument("--lighthouse-port", type=int, help="UDP port of lighthouses (default: 4242)")
+    _git_flag(cmd)
     cmd.set_defaults(func=_init)
 
-    cmd = command("new-host", "sign a host certificate and write hosts/NAME.yml")
-    cmd.add_argument("name")
+    cmd = command("new-host", "sign host certificates and write hosts/NAME.yml, for one or several names")
+    cmd.add_argument("names", nargs="+", metavar="NAME")
     cmd.add_argument("--ip", help="overlay IP (default: the next free one)")
     cmd.add_argument("--groups", action="append", default=[], help="comma-separated groups (repeatable)")
     cmd.add_argument(
@@ -229,22 +318,27 @@ def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command
         help="make it a lighthouse reachable at HOST:PORT (repeatable)",
     )
     cmd.add_argument("--relay", action="store_true", help="let it relay for others")
+    cmd.add_argument(
+        "--relays",
+        action="append",
+        metavar="HOSTS",
+        help="comma-separated relays others may use to reach it (default: every relay; '' for none)",
+    )
     keys = cmd.add_mutually_exclusive_group()
     keys.add_argument("--bake-key", action="store_true", help="bake the private key into the binary")
     keys.add_argument(
         "--key-path", help=f"where the key lives on the host (default: {default_key_path('NETWORK')})"
     )
-    cmd.add_argument("--key-out", type=Path, help="where to write the key when not baked (outside the tree)")
-    cmd.add_argument("--ca-crt", type=Path, required=True)
-    cmd.add_argument("--ca-key", type=Path, required=True)
-    cmd.add_argument("--duration", help="certificate validity (default: until just before the CA expires)")
+    _key_flags(cmd)
+    _ca_flags(cmd)
+    _git_flag(cmd)
     cmd.set_defaults(func=_new_host)
 
-    cmd = command("renew", "sign a new certificate for a host's key, from its YAML (IP, groups)")
-    cmd.add_argument("name")
-    cmd.add_argument("--ca-crt", type=Path, required=True)
-    cmd.add_argument("--ca-key", type=Path, required=True)
-    cmd.add_argument("--duration", help="certificate validity (default: until just before the CA expires)")
+    cmd = command("renew", "sign new certificates for hosts' existing keys, from their YAML (IP, groups)")
+    cmd.add_argument("names", nargs="*", metavar="NAME")
+    cmd.add_argument("--all", action="store_true", help="every host (e.g. with a new CA during a rotation)")
+    _ca_flags(cmd)
+    _git_flag(cmd)
     cmd.set_defaults(func=_renew)
 
     cmd = command("reach", "who can open which port to whom, from the firewall rules (docs/reach.md)")
@@ -265,6 +359,30 @@ def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command
     cmd.add_argument("--format", choices=["svg", "dot"], default="svg")
     cmd.add_argument("--out", type=Path, help="file to write (default: standard output)")
     cmd.set_defaults(func=_graph)
+
+    cmd = command("sign", "a new key pair and certificate for an existing host file (e.g. written by hand)")
+    cmd.add_argument("name")
+    _key_flags(cmd)
+    _ca_flags(cmd)
+    _git_flag(cmd)
+    cmd.set_defaults(func=_sign)
+
+    cmd = command("remove", "delete a host's files (hosts/NAME.yml, its certificate and baked key)")
+    cmd.add_argument("name")
+    _git_flag(cmd)
+    cmd.set_defaults(func=_remove)
+
+    cmd = command("revoke", "stop trusting a host's certificate (revoked.yml, nebula's pki.blocklist)")
+    cmd.add_argument("name", nargs="?", help="the host; its files are removed unless --new-key")
+    cmd.add_argument(
+        "--fingerprint", help="revoke a certificate by fingerprint instead of a host's current one"
+    )
+    cmd.add_argument("--reason", required=True, help="why, in a few words (lost, stolen, retired, ...)")
+    cmd.add_argument("--new-key", action="store_true", help="keep the host: sign a new key pair for it")
+    _key_flags(cmd)
+    _ca_flags(cmd, required=False)
+    _git_flag(cmd)
+    cmd.set_defaults(func=_revoke)
     return top
 
 
