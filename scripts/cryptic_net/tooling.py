@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import ipaddress
 import os
 import re
@@ -33,7 +34,7 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cryptic_net import certs
 from cryptic_net.errors import Diagnostic, UserError, ValidationFailed
@@ -146,6 +147,10 @@ def create_exclusive(path: Path, data: bytes, mode: int = 0o644) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def _move_back(aside: Path, path: Path) -> None:
+    aside.rename(path)
+
+
 @dataclass
 class Changes:
     """File changes applied all or nothing, and undone if the result does not validate."""
@@ -182,24 +187,26 @@ class Changes:
             for path, (data, mode) in self.creates.items():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 create_exclusive(path, data, mode)
-                self._done.append(lambda p=path: p.unlink(missing_ok=True))
+                self._done.append(functools.partial(path.unlink, missing_ok=True))
             for path, (data, mode) in self.replaces.items():
                 old = path.read_bytes()
                 old_mode = path.stat().st_mode & 0o777
                 tmp = _write_temp(path.parent, path.name, data, mode)
                 tmp.replace(path)
-                self._done.append(lambda p=path, b=old, m=old_mode: self._restore(p, b, m))
+                self._done.append(functools.partial(self._restore, path, old, old_mode))
             for path in self.removes:
                 aside = Path(tempfile.mkdtemp(prefix=f".{path.name}.removed.", dir=path.parent))
                 path.rename(aside / path.name)
                 self._aside.append(aside)
-                self._done.append(lambda p=path, a=aside: (a / p.name).rename(p))
+                self._done.append(functools.partial(_move_back, aside / path.name, path))
         except FileExistsError as exc:
             self.undo()
             raise UserError(f"{exc.filename}: appeared while this command ran; nothing was changed") from None
         except OSError as exc:
             self.undo()
-            raise UserError(f"{exc.filename}: cannot write: {exc.strerror or exc}; nothing was changed") from None
+            raise UserError(
+                f"{exc.filename}: cannot write: {exc.strerror or exc}; nothing was changed"
+            ) from None
 
     def _restore(self, path: Path, data: bytes, mode: int) -> None:
         _write_temp(path.parent, path.name, data, mode).replace(path)
@@ -248,7 +255,8 @@ def validated(root: Path, *, fixing: Sequence[str] = (), note: str = "") -> Inve
         if errors and all(any(_is_certificate_problem(d, h) for h in fixing) for d in errors):
             return None
         print(
-            f"cryptic-net: the inventory does not validate; fix it first{note}. Nothing was signed or written.",
+            f"cryptic-net: the inventory does not validate; fix it first{note}. "
+            "Nothing was signed or written.",
             file=sys.stderr,
         )
         raise
@@ -286,7 +294,10 @@ def _git_stage(root: Path, paths: Iterable[Path], *, enabled: bool = True) -> No
     try:
         probe = subprocess.run(
             [git, "-C", str(root), "rev-parse", "--show-toplevel"],
-            capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return
@@ -300,7 +311,10 @@ def _git_stage(root: Path, paths: Iterable[Path], *, enabled: bool = True) -> No
     try:
         added = subprocess.run(
             [git, "-C", str(root), "add", "--all", "--", *rel],
-            capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         added = None
@@ -362,7 +376,7 @@ class InitOptions:
     git_add: bool = True
 
 
-def init(opts: InitOptions) -> int:
+def init(opts: InitOptions) -> int:  # noqa: PLR0915 (the steps, in order)
     root = opts.root.absolute()
     network_file = root / "network.yml"
     if network_file.exists():
@@ -409,7 +423,9 @@ def init(opts: InitOptions) -> int:
         try:
             create_exclusive(ca_dir / "ca.key", (staging / "ca.key").read_bytes(), 0o600)
         except FileExistsError:
-            raise UserError(f"{ca_dir / 'ca.key'}: a CA already exists there; pass another --ca-dir") from None
+            raise UserError(
+                f"{ca_dir / 'ca.key'}: a CA already exists there; pass another --ca-dir"
+            ) from None
         with contextlib.suppress(FileExistsError):
             create_exclusive(ca_dir / "ca.crt", crt)
         (root / "hosts").mkdir(parents=True, exist_ok=True)
@@ -580,7 +596,9 @@ def _check_options(opts: NewHostOptions, inv: Inventory) -> None:
             raise UserError(f"--relays: {relay!r} is not a relay of this network (relays: {known})")
 
 
-def _plan_key(root: Path, name: str, *, bake: bool, key_dir: Callable[[], Path], key_out: Path | None) -> KeyPlan:
+def _plan_key(
+    root: Path, name: str, *, bake: bool, key_dir: Callable[[], Path], key_out: Path | None
+) -> KeyPlan:
     if bake:
         return KeyPlan(root / "hosts" / f"{name}.key", None)
     if key_out is not None:
@@ -604,7 +622,7 @@ def _write_key_outside(plan: KeyPlan, key: bytes) -> str:
     return note
 
 
-def new_host(opts: NewHostOptions) -> int:  # noqa: C901 (one transaction, told in order)
+def new_host(opts: NewHostOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one transaction, told in order)
     root = opts.root.absolute()
     for name in opts.names:
         _check_name(name)
@@ -695,7 +713,7 @@ class SignOptions:
     git_add: bool = True
 
 
-def _host_doc(root: Path, name: str) -> dict[str, object]:
+def _host_doc(root: Path, name: str) -> dict[str, Any]:
     _check_name(name)
     path = root / "hosts" / f"{name}.yml"
     if not path.is_file():
@@ -704,11 +722,10 @@ def _host_doc(root: Path, name: str) -> dict[str, object]:
         doc = load_file(f"hosts/{name}.yml", path)
     except LoadError as exc:
         raise ValidationFailed([exc.diagnostic]) from None
-    data = doc.data if isinstance(doc.data, dict) else {}
-    return data
+    return doc.data if isinstance(doc.data, dict) else {}
 
 
-def sign(opts: SignOptions) -> int:
+def sign(opts: SignOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one transaction, in order)
     """A new key pair and certificate for an existing host file (hand-written, or revoked)."""
     root = opts.root.absolute()
     data = _host_doc(root, opts.name)
@@ -739,7 +756,12 @@ def sign(opts: SignOptions) -> int:
     baked = (hosts_dir / str(key["file"])).resolve() if key and "file" in key else None
     if baked is not None and not baked.is_relative_to(root.resolve()):
         raise UserError(f"hosts/{opts.name}.yml: the key file {baked} is outside the inventory")
-    if baked is not None and baked.exists() and (old is None or old.fingerprint not in revoked_fps) and opts.reason is None:
+    if (
+        baked is not None
+        and baked.exists()
+        and (old is None or old.fingerprint not in revoked_fps)
+        and opts.reason is None
+    ):
         raise UserError(
             f"{baked}: exists; sign makes a new key pair and does not replace a key it did not revoke "
             "(remove the file if it is a leftover)"
@@ -752,7 +774,10 @@ def sign(opts: SignOptions) -> int:
     plan = KeyPlan(baked, None)
     if baked is None:
         plan = _plan_key(
-            root, opts.name, bake=False, key_out=opts.key_out,
+            root,
+            opts.name,
+            bake=False,
+            key_out=opts.key_out,
             key_dir=lambda: _key_dir(root, network, opts.key_dir, ca_key),
         )
     _schema_copies(root, changes)
@@ -760,8 +785,14 @@ def sign(opts: SignOptions) -> int:
     with tempfile.TemporaryDirectory(prefix="cryptic-net-") as tmp:
         staging = Path(tmp)
         certs.sign(
-            opts.ca_crt, ca_key, opts.name, f"{ip}/{network.cidr.prefixlen}", groups,
-            staging / "host.crt", out_key=staging / "host.key", duration=opts.duration,
+            opts.ca_crt,
+            ca_key,
+            opts.name,
+            f"{ip}/{network.cidr.prefixlen}",
+            groups,
+            staging / "host.crt",
+            out_key=staging / "host.key",
+            duration=opts.duration,
         )
         for path, data_, mode in ((cert, (staging / "host.crt").read_bytes(), 0o644),) + (
             ((baked, (staging / "host.key").read_bytes(), 0o600),) if baked is not None else ()
@@ -779,7 +810,10 @@ def sign(opts: SignOptions) -> int:
     if plan.outside is not None:
         print(f"its private key is {plan.outside}: copy it to {runtime} on {opts.name} (mode 0600){note}")
     if new_revocation is not None:
-        print("rebuild and redeploy every host: until a host runs its new build, it still accepts the old certificate")
+        print(
+            "rebuild and redeploy every host: until a host runs its new build, "
+            "it still accepts the old certificate"
+        )
     _git_stage(root, changes.paths(), enabled=opts.git_add)
     return 0
 
@@ -807,7 +841,7 @@ class RenewOptions:
     git_add: bool = True
 
 
-def renew(opts: RenewOptions) -> int:
+def renew(opts: RenewOptions) -> int:  # noqa: C901 (one transaction, in order)
     """Sign a new certificate for a host's existing public key, from its YAML (IP, groups).
 
     For a certificate near expiry, after the host's `groups` or `ip` changed, or to move
@@ -843,7 +877,8 @@ def renew(opts: RenewOptions) -> int:
                 old = certs.cert_info(cert)
             except certs.CertError as exc:
                 raise UserError(
-                    f"{cert}: cannot read the certificate to renew: {exc} (`cryptic-net sign {name}` makes a new key pair)"
+                    f"{cert}: cannot read the certificate to renew: {exc} "
+                    f"(`cryptic-net sign {name}` makes a new key pair)"
                 ) from None
             if old.is_ca or old.name != name or not old.public_key:
                 raise UserError(f"{cert} is not {name}'s certificate; make a new host instead")
@@ -855,8 +890,14 @@ def renew(opts: RenewOptions) -> int:
             groups = [str(g) for g in data.get("groups", [])]
             (staging / f"{name}.pub").write_bytes(old.public_key_pem())
             certs.sign(
-                opts.ca_crt, ca_key, name, f"{ip}/{network.cidr.prefixlen}", groups,
-                staging / f"{name}.crt", in_pub=staging / f"{name}.pub", duration=opts.duration,
+                opts.ca_crt,
+                ca_key,
+                name,
+                f"{ip}/{network.cidr.prefixlen}",
+                groups,
+                staging / f"{name}.crt",
+                in_pub=staging / f"{name}.pub",
+                duration=opts.duration,
             )
             try:
                 new = certs.cert_info(staging / f"{name}.crt")
@@ -887,9 +928,9 @@ def _host_files(root: Path, name: str) -> list[Path]:
     cert = root / "hosts" / str(data.get("cert", f"{name}.crt"))
     key = data.get("key")
     named = [cert] + ([root / "hosts" / str(key["file"])] if isinstance(key, dict) and "file" in key else [])
-    for path in named:
-        if (path.is_file() or path.is_symlink()) and path.resolve().is_relative_to(root.resolve()):
-            files.append(path)
+    files += [
+        p for p in named if (p.is_file() or p.is_symlink()) and p.resolve().is_relative_to(root.resolve())
+    ]
     return files
 
 
@@ -969,7 +1010,7 @@ class RevokeOptions:
     git_add: bool = True
 
 
-def revoke(opts: RevokeOptions) -> int:
+def revoke(opts: RevokeOptions) -> int:  # noqa: C901 (by name or by fingerprint)
     """Add a certificate to revoked.yml; by default also remove the host, or give it a new key."""
     root = opts.root.absolute()
     if (opts.name is None) == (opts.fingerprint is None):
@@ -979,8 +1020,15 @@ def revoke(opts: RevokeOptions) -> int:
             raise UserError("--new-key needs the host name, --ca-crt and --ca-key")
         return sign(
             SignOptions(
-                root, opts.name, opts.key_dir, opts.key_out, opts.ca_crt, opts.ca_key, opts.duration,
-                reason=opts.reason, git_add=opts.git_add,
+                root,
+                opts.name,
+                opts.key_dir,
+                opts.key_out,
+                opts.ca_crt,
+                opts.ca_key,
+                opts.duration,
+                reason=opts.reason,
+                git_add=opts.git_add,
             )
         )
     inv = validated(root, fixing=[opts.name] if opts.name else [])
@@ -1005,7 +1053,9 @@ def revoke(opts: RevokeOptions) -> int:
         cert = root / "hosts" / str(data.get("cert", f"{opts.name}.crt"))
         info = _readable_cert(cert)
         if info is None:
-            raise UserError(f"{cert}: no readable certificate to revoke (`--fingerprint` revokes one by its fingerprint)")
+            raise UserError(
+                f"{cert}: no readable certificate to revoke (`--fingerprint` revokes one by its fingerprint)"
+            )
         if info.fingerprint not in known:
             _add_revocations(root, changes, [_revocation(opts.name, info, opts.reason)])
         for path in files:
@@ -1013,6 +1063,8 @@ def revoke(opts: RevokeOptions) -> int:
         _apply_and_validate(root, changes)
         print(f"revoked {opts.name}'s certificate {info.fingerprint} and removed its files ({REVOKED_FILE})")
         print(f"a new key pair for a replacement machine: cryptic-net new-host {opts.name} (a new address)")
-    print("rebuild and redeploy every host: until a host runs its new build, it still accepts the certificate")
+    print(
+        "rebuild and redeploy every host: until a host runs its new build, it still accepts the certificate"
+    )
     _git_stage(root, changes.paths(), enabled=opts.git_add)
     return 0

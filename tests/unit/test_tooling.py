@@ -8,13 +8,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
 from cryptic_net import certs, tooling
+from cryptic_net.inventory import Inventory, load_inventory, schema_text
 from tests.conftest import cli
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CA_BANNER = b"NEBULA " + b"ED25519 PRIVATE KEY"
 
@@ -33,7 +37,9 @@ def keys_of(root: Path) -> Path:
 
 
 def run(command: str, root: Path, safe: Path, *args: str | Path) -> tuple[int, str, str]:
-    extra: list[str | Path] = [] if command == "remove" else ["--ca-crt", root / "ca.crt", "--ca-key", safe / "ca.key"]
+    extra: list[str | Path] = (
+        [] if command == "remove" else ["--ca-crt", root / "ca.crt", "--ca-key", safe / "ca.key"]
+    )
     if command in {"new-host", "sign"} or (command == "revoke" and "--new-key" in args):
         extra += ["--key-dir", keys_of(root)]
     result = cli(command, *args, "--root", root, *extra)
@@ -51,9 +57,7 @@ def renew(root: Path, safe: Path, *args: str | Path) -> tuple[int, str, str]:
 
 def snapshot(*dirs: Path) -> dict[str, bytes]:
     """Every file under `dirs`, with its bytes: 'nothing was written' is then an equality."""
-    return {
-        str(p): p.read_bytes() for d in dirs if d.exists() for p in sorted(d.rglob("*")) if p.is_file()
-    }
+    return {str(p): p.read_bytes() for d in dirs if d.exists() for p in sorted(d.rglob("*")) if p.is_file()}
 
 
 def with_lighthouse(network: tuple[Path, Path]) -> tuple[Path, Path]:
@@ -85,7 +89,7 @@ def test_readme_walkthrough(network: tuple[Path, Path], tmp_path: Path) -> None:
     nebula = yaml.safe_load((tmp_path / "out/etc/nebula/nebula.yml").read_text())
     assert nebula["pki"]["key"] == "/var/lib/cryptic-net/mynet/host.key"
     assert nebula["relay"]["relays"] == ["10.77.0.1"], "a host uses the network's relays by default"
-    assert nebula["listen"]["host"] == "0.0.0.0"
+    assert nebula["listen"]["host"] == "0.0.0.0"  # noqa: S104 (IPv4 endpoints only)
     assert not (tmp_path / "out/etc/nebula/host.key").exists()
     info = certs.cert_info(root / "hosts" / "laptop.crt")
     assert (info.name, info.networks, sorted(info.groups)) == ("laptop", ("10.77.0.2/24",), ["admin", "dev"])
@@ -93,7 +97,14 @@ def test_readme_walkthrough(network: tuple[Path, Path], tmp_path: Path) -> None:
         assert not path.is_file() or CA_BANNER not in path.read_bytes(), path
     # Nothing but the host's own files appeared in hosts/: no staging directories, no temp files.
     assert sorted(p.name for p in (root / "hosts").iterdir()) == [
-        "laptop.crt", "laptop.yml", "lh.crt", "lh.key", "lh.yml", "server.crt", "server.key", "server.yml",
+        "laptop.crt",
+        "laptop.yml",
+        "lh.crt",
+        "lh.key",
+        "lh.yml",
+        "server.crt",
+        "server.key",
+        "server.yml",
     ]
 
 
@@ -109,7 +120,7 @@ def test_schema_heads_work_in_a_clone(network: tuple[Path, Path], tmp_path: Path
         assert not ref.startswith("/"), ref
         target = ((clone / rel).parent / ref).resolve()
         assert target.is_relative_to(clone), target
-        assert target.read_text() == tooling.schema_text(target.name)
+        assert target.read_text() == schema_text(target.name)
     assert sorted(p.name for p in (clone / ".schema").iterdir()) == sorted(tooling.SCHEMAS)
     del safe
 
@@ -166,8 +177,15 @@ def test_init_refuses_an_existing_network(network: tuple[Path, Path], tmp_path: 
 
 def test_init_rejects_bad_names_before_making_a_ca(tmp_path: Path) -> None:
     result = cli(
-        "init", "--root", tmp_path / "n", "--name", "Bad_Name", "--cidr", "10.1.0.0/24",
-        "--ca-dir", tmp_path / "ca",
+        "init",
+        "--root",
+        tmp_path / "n",
+        "--name",
+        "Bad_Name",
+        "--cidr",
+        "10.1.0.0/24",
+        "--ca-dir",
+        tmp_path / "ca",
     )
     assert result.returncode == 2
     assert "$.name: 'Bad_Name' is not a network name" in result.stderr
@@ -191,10 +209,10 @@ def test_new_host_errors(network: tuple[Path, Path], other_ca: Path) -> None:
     rc, _, err = new_host(root, safe, "dup", "--ip", "10.77.0.1")
     assert (rc, err) == (2, "cryptic-net: error: --ip: 10.77.0.1 is already used by lh\n")
     rc, _, err = new_host(root, safe, "lh")
-    assert (rc, err) == (
-        2,
+    assert rc == 2
+    assert err == (
         f"cryptic-net: error: {root / 'hosts' / 'lh.yml'}: already exists; nothing was changed "
-        "(remove it first if it is a leftover)\n",
+        "(remove it first if it is a leftover)\n"
     )
     rc, _, err = new_host(root, safe, "Upper")
     assert rc == 2
@@ -204,7 +222,10 @@ def test_new_host_errors(network: tuple[Path, Path], other_ca: Path) -> None:
     rc, _, err = new_host(root, safe, "a", "b", "--ip", "10.77.0.9")
     assert (rc, err) == (2, "cryptic-net: error: --ip applies to one host; give one name with it\n")
     rc, _, err = new_host(root, safe, "x", "--relays", "lh")
-    assert (rc, err) == (2, "cryptic-net: error: --relays: 'lh' is not a relay of this network (relays: none yet)\n")
+    assert (rc, err) == (
+        2,
+        "cryptic-net: error: --relays: 'lh' is not a relay of this network (relays: none yet)\n",
+    )
     result = cli(
         "new-host", "x", "--root", root, "--ca-crt", other_ca / "ca.crt", "--ca-key", other_ca / "ca.key"
     )
@@ -274,23 +295,41 @@ def test_several_hosts_at_once_cost_two_validations(
     """Issue 12: one load before the change, one after, however many names."""
     root, safe = with_lighthouse(network)
     calls: list[Path] = []
-    real = tooling.load_inventory
+    real = load_inventory
 
-    def counting(path: Path, now: object = None) -> tooling.Inventory:
+    def counting(path: Path, now: object = None) -> Inventory:
         calls.append(path)
         return real(path)
 
     monkeypatch.setattr(tooling, "load_inventory", counting)
     rc = tooling.new_host(
         tooling.NewHostOptions(
-            root, ("a", "b", "c", "d"), None, ["web"], [], False, None, False, None, None,
-            keys_of(root), root / "ca.crt", safe / "ca.key", None, git_add=False,
+            root=root,
+            names=("a", "b", "c", "d"),
+            ip=None,
+            groups=["web"],
+            lighthouse=[],
+            relay=False,
+            relays=None,
+            bake_key=False,
+            key_path=None,
+            key_out=None,
+            key_dir=keys_of(root),
+            ca_crt=root / "ca.crt",
+            ca_key=safe / "ca.key",
+            duration=None,
+            git_add=False,
         )
     )
     assert rc == 0
     assert len(calls) == 2
     ips = {n: certs.cert_info(root / "hosts" / f"{n}.crt").networks for n in "abcd"}
-    assert ips == {"a": ("10.77.0.2/24",), "b": ("10.77.0.3/24",), "c": ("10.77.0.4/24",), "d": ("10.77.0.5/24",)}
+    assert ips == {
+        "a": ("10.77.0.2/24",),
+        "b": ("10.77.0.3/24",),
+        "c": ("10.77.0.4/24",),
+        "d": ("10.77.0.5/24",),
+    }
     calls.clear()
     rc = tooling.renew(
         tooling.RenewOptions(root, (), root / "ca.crt", safe / "ca.key", None, every=True, git_add=False)
@@ -328,8 +367,16 @@ def test_a_leftover_key_does_not_block_recreating_a_host(network: tuple[Path, Pa
 def test_the_key_directory_is_never_the_cas(network: tuple[Path, Path]) -> None:
     root, safe = with_lighthouse(network)
     result = cli(
-        "new-host", "laptop", "--root", root, "--ca-crt", root / "ca.crt", "--ca-key", safe / "ca.key",
-        "--key-dir", safe,
+        "new-host",
+        "laptop",
+        "--root",
+        root,
+        "--ca-crt",
+        root / "ca.crt",
+        "--ca-key",
+        safe / "ca.key",
+        "--key-dir",
+        safe,
     )
     assert result.returncode == 2
     assert result.stderr == (
@@ -338,8 +385,16 @@ def test_the_key_directory_is_never_the_cas(network: tuple[Path, Path]) -> None:
     )
     assert not (root / "hosts" / "laptop.yml").exists()
     result = cli(
-        "new-host", "laptop", "--root", root, "--ca-crt", root / "ca.crt", "--ca-key", safe / "ca.key",
-        "--key-dir", root / "keys",
+        "new-host",
+        "laptop",
+        "--root",
+        root,
+        "--ca-crt",
+        root / "ca.crt",
+        "--ca-key",
+        safe / "ca.key",
+        "--key-dir",
+        root / "keys",
     )
     assert result.returncode == 2
     assert "the key directory must live outside the inventory" in result.stderr
@@ -435,8 +490,13 @@ def test_revoke_a_lost_laptop(network: tuple[Path, Path], tmp_path: Path) -> Non
     assert out.startswith(f"revoked laptop's certificate {fp} and removed its files (revoked.yml)\n")
     data = yaml.safe_load((root / "revoked.yml").read_text())
     assert data["revoked"] == [
-        {"fingerprint": fp, "host": "laptop", "ip": "10.77.0.2", "date": data["revoked"][0]["date"],
-         "reason": "lost on a train"}
+        {
+            "fingerprint": fp,
+            "host": "laptop",
+            "ip": "10.77.0.2",
+            "date": data["revoked"][0]["date"],
+            "reason": "lost on a train",
+        }
     ]
     assert not list((root / "hosts").glob("laptop.*"))
     assert cli("validate", "--root", root).returncode == 0
@@ -491,11 +551,20 @@ def test_git_tracks_what_the_commands_write(tmp_path: Path) -> None:
     assert new_host(root, safe, "lh", "--lighthouse", "198.51.100.7:4242", "--bake-key")[0] == 0
     rc, out, _ = new_host(root, safe, "laptop", "--no-git-add")
     assert rc == 0
-    assert f"a flake sees only tracked files: git -C {root} add --all -- hosts/laptop.crt hosts/laptop.yml" in out
+    assert (
+        f"a flake sees only tracked files: git -C {root} add --all -- hosts/laptop.crt hosts/laptop.yml"
+        in out
+    )
     tracked = subprocess.run(
         [git, "-C", str(root), "ls-files"], capture_output=True, text=True, check=True, env=env
     ).stdout.split()
     assert tracked == [
-        ".schema/host.schema.json", ".schema/network.schema.json", ".schema/revoked.schema.json",
-        "ca.crt", "hosts/lh.crt", "hosts/lh.key", "hosts/lh.yml", "network.yml",
+        ".schema/host.schema.json",
+        ".schema/network.schema.json",
+        ".schema/revoked.schema.json",
+        "ca.crt",
+        "hosts/lh.crt",
+        "hosts/lh.key",
+        "hosts/lh.yml",
+        "network.yml",
     ]
