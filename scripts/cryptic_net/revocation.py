@@ -88,7 +88,7 @@ def _entries(doc: Document) -> tuple[tuple[Revoked, ...], list[Diagnostic]]:
 
 def entry_yaml(entry: Revoked) -> str:
     """One list item of revoked.yml, as `revoke` appends it (every value quoted: plain data)."""
-    lines = [f"  - fingerprint: {entry.fingerprint}\n"]
+    lines = [f'  - fingerprint: "{entry.fingerprint}"\n']
     if entry.host:
         lines.append(f"    host: {entry.host}\n")
     if entry.ip:
