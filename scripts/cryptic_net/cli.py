@@ -13,6 +13,7 @@ from cryptic_net.errors import UserError, ValidationFailed
 from cryptic_net.inventory import default_key_path, load_inventory, schema_text
 from cryptic_net.output import write_tree
 from cryptic_net.render import render_host
+from cryptic_net.rotation import CaAddOptions, CaDropOptions, ca_add, ca_drop
 from cryptic_net.tooling import (
     DEFAULT_CA_DURATION,
     InitOptions,
@@ -175,6 +176,14 @@ def _revoke(args: argparse.Namespace) -> int:
             args.git_add,
         )
     )
+
+
+def _ca_add(args: argparse.Namespace) -> int:
+    return ca_add(CaAddOptions(args.root, args.ca_dir, args.ca_duration, args.out, args.git_add))
+
+
+def _ca_drop(args: argparse.Namespace) -> int:
+    return ca_drop(CaDropOptions(args.root, args.ca, args.git_add))
 
 
 def _git_flag(cmd: argparse.ArgumentParser) -> None:
@@ -383,6 +392,20 @@ def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command
     _ca_flags(cmd, required=False)
     _git_flag(cmd)
     cmd.set_defaults(func=_revoke)
+
+    cmd = command("ca-add", "CA rotation, step 1: make the next CA and trust it beside the current one")
+    cmd.add_argument("--ca-dir", type=Path, required=True, help="where its key goes (outside the inventory)")
+    cmd.add_argument(
+        "--ca-duration", default=DEFAULT_CA_DURATION, help=f"validity (default: {DEFAULT_CA_DURATION})"
+    )
+    cmd.add_argument("--out", help="its certificate's file in the inventory (default: ca-YYYYMMDD.crt)")
+    _git_flag(cmd)
+    cmd.set_defaults(func=_ca_add)
+
+    cmd = command("ca-drop", "CA rotation, last step: stop trusting a CA (refused while a host needs it)")
+    cmd.add_argument("ca", type=Path, help="the CA certificate, as network.yml's `ca` names it")
+    _git_flag(cmd)
+    cmd.set_defaults(func=_ca_drop)
     return top
 
 

@@ -64,7 +64,7 @@ GIT_TIMEOUT = 30
 # --- paths and permissions -------------------------------------------------------------
 
 
-def _outside(root: Path, path: Path, what: str) -> Path:
+def outside(root: Path, path: Path, what: str) -> Path:
     resolved = path.expanduser().resolve()
     if resolved.is_relative_to(root.resolve()):
         raise UserError(
@@ -73,7 +73,7 @@ def _outside(root: Path, path: Path, what: str) -> Path:
     return resolved
 
 
-def _private_dir(path: Path, what: str) -> Path:
+def private_dir(path: Path, what: str) -> Path:
     """Create `path` (0700) or check an existing one: nobody else may write to it."""
     try:
         path.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -262,7 +262,7 @@ def validated(root: Path, *, fixing: Sequence[str] = (), note: str = "") -> Inve
         raise
 
 
-def _apply_and_validate(root: Path, changes: Changes) -> Inventory:
+def apply_and_validate(root: Path, changes: Changes) -> Inventory:
     changes.apply()
     try:
         inv = load_inventory(root)
@@ -283,7 +283,7 @@ def _apply_and_validate(root: Path, changes: Changes) -> Inventory:
     return inv
 
 
-def _git_stage(root: Path, paths: Iterable[Path], *, enabled: bool = True) -> None:
+def git_stage(root: Path, paths: Iterable[Path], *, enabled: bool = True) -> None:
     """A flake sees only what git tracks: stage what we wrote, or say what to stage."""
     inside = [p for p in paths if p.is_relative_to(root)]
     if not inside:
@@ -342,24 +342,24 @@ def _schema_copies(root: Path, changes: Changes) -> None:
 # --- the CA ----------------------------------------------------------------------------
 
 
-def _trusted(network: Network) -> tuple[Path, ...]:
+def trusted(network: Network) -> tuple[Path, ...]:
     cas = getattr(network, "cas", None)
     return tuple(cas) if cas else (network.ca,)
 
 
 def _signing_key(root: Path, network: Network, ca_crt: Path, ca_key: Path) -> Path:
     """The CA key, checked: outside the tree, and its certificate is one the network trusts."""
-    key = _outside(root, ca_key, "CA key")
+    key = outside(root, ca_key, "CA key")
     if not key.is_file():
         raise UserError(f"{ca_key}: not found")
     _warn_if_readable(key)
     try:
         given = certs.cert_info(ca_crt)
-        ours = {certs.cert_info(ca).fingerprint for ca in _trusted(network)}
+        ours = {certs.cert_info(ca).fingerprint for ca in trusted(network)}
     except certs.CertError as exc:
         raise UserError(f"--ca-crt {ca_crt}: {exc}") from None
     if given.fingerprint not in ours:
-        listed = ", ".join(str(p) for p in _trusted(network))
+        listed = ", ".join(str(p) for p in trusted(network))
         raise UserError(f"--ca-crt {ca_crt} is not the network CA ({listed})")
     return key
 
@@ -407,10 +407,10 @@ def init(opts: InitOptions) -> int:  # noqa: PLR0915 (the steps, in order)
     if cidr.prefixlen > 30:
         raise UserError("--cidr: prefix must be /30 or shorter")
 
-    ca_dir = _outside(root, opts.ca_dir or Path(f"~/.local/share/cryptic-net/{opts.name}-ca"), "CA directory")
+    ca_dir = outside(root, opts.ca_dir or Path(f"~/.local/share/cryptic-net/{opts.name}-ca"), "CA directory")
     if (ca_dir / "ca.key").exists():
         raise UserError(f"{ca_dir / 'ca.key'}: a CA already exists there; pass another --ca-dir")
-    _private_dir(ca_dir, "CA directory")
+    private_dir(ca_dir, "CA directory")
     changes = Changes(root)
     with tempfile.TemporaryDirectory(prefix="cryptic-net-") as tmp:
         staging = Path(tmp)
@@ -438,7 +438,7 @@ def init(opts: InitOptions) -> int:  # noqa: PLR0915 (the steps, in order)
         "your network: keep it offline or encrypted, back it up, never commit it.",
         file=sys.stderr,
     )
-    _git_stage(root, changes.paths(), enabled=opts.git_add)
+    git_stage(root, changes.paths(), enabled=opts.git_add)
     print(
         "next: cryptic-net new-host NAME --lighthouse HOST:PORT "
         f"--ca-crt {root / 'ca.crt'} --ca-key {ca_dir / 'ca.key'}"
@@ -455,13 +455,13 @@ def default_key_dir(network: str) -> Path:
 
 
 def _key_dir(root: Path, network: Network, wanted: Path | None, ca_key: Path) -> Path:
-    directory = _outside(root, wanted or default_key_dir(network.name), "key directory")
+    directory = outside(root, wanted or default_key_dir(network.name), "key directory")
     if directory == ca_key.parent:
         raise UserError(
             f"{directory}: the key directory must not be the CA's directory: "
             "host keys are copied around, the CA key never is (choose another --key-dir)"
         )
-    return _private_dir(directory, "key directory")
+    return private_dir(directory, "key directory")
 
 
 def _set_aside(key: Path) -> Path:
@@ -602,7 +602,7 @@ def _plan_key(
     if bake:
         return KeyPlan(root / "hosts" / f"{name}.key", None)
     if key_out is not None:
-        out = _outside(root, key_out, "host key")
+        out = outside(root, key_out, "host key")
         if out.exists() or out.is_symlink():
             raise UserError(f"{out}: already exists; choose another --key-out")
         return KeyPlan(None, out)
@@ -687,7 +687,7 @@ def new_host(opts: NewHostOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one 
             keys[name] = (staging / f"{name}.key").read_bytes()
             if plan.baked is not None:
                 changes.create(plan.baked, keys[name], 0o600)
-        _apply_and_validate(root, changes)
+        apply_and_validate(root, changes)
         for name, _, plan, _ in plans:
             if plan.outside is not None:
                 notes.append(f"{name}{_write_key_outside(plan, keys[name])}")
@@ -696,7 +696,7 @@ def new_host(opts: NewHostOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one 
         if plan.outside is not None:
             extra = next(n for n in notes if n.startswith(name)).removeprefix(name)
             print(f"its private key is {plan.outside}: copy it to {runtime} on {name} (mode 0600){extra}")
-    _git_stage(root, changes.paths(), enabled=opts.git_add)
+    git_stage(root, changes.paths(), enabled=opts.git_add)
     return 0
 
 
@@ -802,7 +802,7 @@ def sign(opts: SignOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one transac
             else:
                 changes.create(path, data_, mode)
         changes.check()
-        _apply_and_validate(root, changes)
+        apply_and_validate(root, changes)
         note = _write_key_outside(plan, (staging / "host.key").read_bytes()) if plan.outside else ""
     if new_revocation is not None:
         print(f"revoked {opts.name}'s certificate {new_revocation.fingerprint} ({REVOKED_FILE})")
@@ -814,7 +814,7 @@ def sign(opts: SignOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one transac
             "rebuild and redeploy every host: until a host runs its new build, "
             "it still accepts the old certificate"
         )
-    _git_stage(root, changes.paths(), enabled=opts.git_add)
+    git_stage(root, changes.paths(), enabled=opts.git_add)
     return 0
 
 
@@ -911,10 +911,10 @@ def renew(opts: RenewOptions) -> int:  # noqa: C901 (one transaction, in order)
             )
         _schema_copies(root, changes)
         changes.check()
-        _apply_and_validate(root, changes)
+        apply_and_validate(root, changes)
     for line in lines:
         print(line)
-    _git_stage(root, changes.paths(), enabled=opts.git_add)
+    git_stage(root, changes.paths(), enabled=opts.git_add)
     return 0
 
 
@@ -951,7 +951,7 @@ def remove(opts: RemoveOptions) -> int:
     changes = Changes(root)
     for path in files:
         changes.remove(path)
-    _apply_and_validate(root, changes)
+    apply_and_validate(root, changes)
     revoked = {r.fingerprint for r in inv.revoked}
     print(f"removed host {opts.name}: " + ", ".join(str(p.relative_to(root)) for p in files))
     if info is not None and info.fingerprint not in revoked:
@@ -963,7 +963,7 @@ def remove(opts: RemoveOptions) -> int:
             file=sys.stderr,
         )
     print("rebuild and redeploy the other hosts: their DNS and lighthouse lists still name it until then")
-    _git_stage(root, changes.paths(), enabled=opts.git_add)
+    git_stage(root, changes.paths(), enabled=opts.git_add)
     return 0
 
 
@@ -1044,7 +1044,7 @@ def revoke(opts: RevokeOptions) -> int:  # noqa: C901 (by name or by fingerprint
         if not opts.reason.strip() or not opts.reason.isprintable():
             raise UserError("--reason: a few printable words on one line")
         _add_revocations(root, changes, [entry])
-        _apply_and_validate(root, changes)
+        apply_and_validate(root, changes)
         print(f"revoked {fingerprint} ({REVOKED_FILE})")
     else:
         assert opts.name is not None
@@ -1060,11 +1060,11 @@ def revoke(opts: RevokeOptions) -> int:  # noqa: C901 (by name or by fingerprint
             _add_revocations(root, changes, [_revocation(opts.name, info, opts.reason)])
         for path in files:
             changes.remove(path)
-        _apply_and_validate(root, changes)
+        apply_and_validate(root, changes)
         print(f"revoked {opts.name}'s certificate {info.fingerprint} and removed its files ({REVOKED_FILE})")
         print(f"a new key pair for a replacement machine: cryptic-net new-host {opts.name} (a new address)")
     print(
         "rebuild and redeploy every host: until a host runs its new build, it still accepts the certificate"
     )
-    _git_stage(root, changes.paths(), enabled=opts.git_add)
+    git_stage(root, changes.paths(), enabled=opts.git_add)
     return 0
