@@ -293,3 +293,71 @@ def test_ipv6_underlay_and_a_dual_stack_lighthouse(workdir: Path) -> None:
         assert reaches(nodes["six"], nodes["sixb"]), log_tail(nodes["six"])
         listening = in_ns("lh", "ss", "-Hlun").stdout
         assert re.search(r"\[::\]:4242|\*:4242", listening), listening
+
+
+def test_hosts_of_the_old_and_the_new_ca_reach_each_other_during_rotation(workdir: Path) -> None:
+    nodes = {
+        "lh": Node("lh", "198.51.100.1", None),
+        "old": Node("old", "198.51.100.2", None),
+        "moved": Node("moved", "198.51.100.3", None),
+        "fresh": Node("fresh", "198.51.100.4", None),
+    }
+    root, safe = make_network(
+        workdir, {n: nodes[n] for n in ("lh", "old", "moved")}, "lh", ["198.51.100.1:4242"]
+    )
+    safe2 = workdir / "safe2"
+    result = cli("ca-add", "--root", root, "--ca-dir", safe2, "--out", "ca-next.crt", "--no-git-add")
+    assert result.returncode == 0, result.stderr
+    new_ca = ["--ca-crt", root / "ca-next.crt", "--ca-key", safe2 / "ca.key", "--no-git-add"]
+    result = cli("new-host", "fresh", "--bake-key", "--root", root, *new_ca)
+    assert result.returncode == 0, result.stderr
+    nodes["fresh"].overlay = yaml.safe_load((root / "hosts/fresh.yml").read_text())["ip"]
+    result = cli("renew", "moved", "--root", root, *new_ca)
+    assert result.returncode == 0, result.stderr
+    old_ca, next_ca = (certs_fp(root / n) for n in ("ca.crt", "ca-next.crt"))
+    assert issuer(root / "hosts/old.crt") == old_ca
+    assert issuer(root / "hosts/lh.crt") == old_ca
+    assert issuer(root / "hosts/moved.crt") == next_ca
+    assert issuer(root / "hosts/fresh.crt") == next_ca
+    for name, node in nodes.items():
+        render(root, node, workdir / f"mid-{name}")
+        bundle = (workdir / f"mid-{name}/etc/nebula/ca.crt").read_bytes()
+        assert bundle == (root / "ca.crt").read_bytes() + (root / "ca-next.crt").read_bytes()
+    with underlay(nodes):
+        for node in nodes.values():
+            start(node, workdir, "mid")
+        # Old-CA and new-CA hosts, both ways, through an old-CA lighthouse.
+        assert reaches(nodes["old"], nodes["fresh"]), log_tail(nodes["old"])
+        assert reaches(nodes["fresh"], nodes["old"]), log_tail(nodes["fresh"])
+        assert reaches(nodes["moved"], nodes["old"]), log_tail(nodes["moved"])
+        assert reaches(nodes["fresh"], nodes["lh"])
+
+        # The last steps: every host on the new CA, the old CA dropped, everything rebuilt.
+        result = cli("renew", "--all", "--root", root, *new_ca)
+        assert result.returncode == 0, result.stderr
+        result = cli("ca-drop", "ca.crt", "--root", root, "--no-git-add")
+        assert result.returncode == 0, result.stderr
+        assert not (root / "ca.crt").exists()
+        for name, node in nodes.items():
+            render(root, node, workdir / f"new-{name}")
+            assert (workdir / f"new-{name}/etc/nebula/ca.crt").read_bytes() == (
+                root / "ca-next.crt"
+            ).read_bytes()
+            stop(node)
+        for node in nodes.values():
+            start(node, workdir, "new")
+        assert reaches(nodes["old"], nodes["fresh"]), log_tail(nodes["old"])
+        assert reaches(nodes["moved"], nodes["lh"])
+    del safe
+
+
+def certs_fp(path: Path) -> str:
+    from cryptic_net import certs  # noqa: PLC0415 (the package under test)
+
+    return certs.cert_info(path).fingerprint
+
+
+def issuer(path: Path) -> str:
+    from cryptic_net import certs  # noqa: PLC0415 (the package under test)
+
+    return certs.cert_info(path).issuer

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
-from cryptic_net import certs, tooling
+from cryptic_net import certs, rotation, tooling
 from cryptic_net.inventory import Inventory, load_inventory, schema_text
 from tests.conftest import cli
 
@@ -568,3 +568,28 @@ def test_git_tracks_what_the_commands_write(tmp_path: Path) -> None:
         "hosts/lh.yml",
         "network.yml",
     ]
+
+
+@pytest.mark.parametrize(
+    ("before", "paths", "after"),
+    [
+        (
+            "name: n\nca: ca.crt\nlighthouse_port: 1\n",
+            ["ca.crt", "b.crt"],
+            "name: n\nca:\n  - ca.crt\n  - b.crt\nlighthouse_port: 1\n",
+        ),
+        (
+            "name: n\nca:\n  - ca.crt\n  - b.crt\n\n# next\nx: 1\n",
+            ["b.crt"],
+            "name: n\nca: b.crt\n\n# next\nx: 1\n",
+        ),
+        ("ca:\n- a.crt\n- b.crt\nname: n\n", ["a.crt"], "ca: a.crt\nname: n\n"),
+        (
+            "name: n\nca: [a.crt, b.crt]  # both\n",
+            ["a.crt", "b.crt", "c.crt"],
+            "name: n\nca:\n  - a.crt\n  - b.crt\n  - c.crt\n",
+        ),
+    ],
+)
+def test_set_ca_changes_only_the_ca_lines(before: str, paths: list[str], after: str) -> None:
+    assert rotation.set_ca(before, paths) == after
