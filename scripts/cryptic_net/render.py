@@ -299,7 +299,8 @@ def render_host(inv: Inventory, name: str) -> dict[str, File]:
     host = inv.host(name)
     files = {
         NEBULA_CONFIG: File(nebula_config(inv, host).encode()),
-        CA_CERT: File(inv.network.ca.read_bytes()),
+        # Every trusted CA, one PEM bundle: during a CA rotation nebula trusts both (docs/lifecycle.md).
+        CA_CERT: File(b"".join(ca.read_bytes() for ca in inv.network.cas or (inv.network.ca,))),
         HOST_CERT: File(host.cert.read_bytes()),
         DNSMASQ_CONFIG: File(dnsmasq_config(inv, host).encode()),
         DNSMASQ_HOSTS: File(dnsmasq_hosts(inv, host).encode()),

@@ -36,12 +36,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cryptic_net import certs
-from cryptic_net.errors import Diagnostic, UserError, ValidationFailed
+from cryptic_net import certs, checks
+from cryptic_net.errors import UserError, ValidationFailed
 from cryptic_net.inventory import (
     HOSTNAME,
     Inventory,
     Network,
+    context,
     default_key_path,
     load_inventory,
     load_network,
@@ -230,36 +231,44 @@ class Changes:
 
 # --- validation around a change ----------------------------------------------------------
 
-# What `sign` and `renew` exist to fix, so they look past it for the host they are run for:
-# the host's certificate (missing, unreadable, expired, revoked, IP or groups differing from
-# the YAML) and a baked key that `sign` is about to write.
-_CERT_WORDS = re.compile(r"certificate|\.crt\b|does not exist|private key|revoked")
-_CERT_PATHS = {"$", "$.cert", "$.ip", "$.groups", "$.key.file"}
+# What `sign` and `renew` exist to fix, so they look past it for the hosts they are run for:
+# the findings of the certificate checks (missing, unreadable, expired, other CA, IP or groups
+# differing from the file, key file) and of `cert-revoked`, for those hosts only.
+_FIXED_BY_SIGNING = {"certs", "revoked"}
 
 
-def _is_certificate_problem(diag: Diagnostic, host: str) -> bool:
-    return (
-        diag.file == f"hosts/{host}.yml"
-        and diag.path in _CERT_PATHS
-        and bool(_CERT_WORDS.search(diag.message))
-    )
+def _check_all_but_certificates(root: Path, fixing: Sequence[str]) -> None:
+    """Every check, except the certificate checks of the hosts in `fixing`."""
+    ctx, found = context(root)
+    for one in checks.CHECKS:
+        if one.needs_complete and not ctx.complete:
+            continue
+        if one.scope == "host":
+            skip = one.concern in _FIXED_BY_SIGNING
+            found += [d for h in ctx.hosts if not (skip and h.name in fixing) for d in one.func(ctx, h)]
+        elif one.scope == "network":
+            found += list(one.func(ctx, ctx.network)) if ctx.network is not None else []
+        else:
+            found += list(one.func(ctx))
+    if any(d.severity == "error" for d in found) or ctx.network is None:
+        raise ValidationFailed(found)
 
 
 def validated(root: Path, *, fixing: Sequence[str] = (), note: str = "") -> Inventory | None:
-    """Load the inventory; refuse it when invalid, except for the certificate problems of the
-    hosts in `fixing`. Returns None when only such problems were found."""
+    """Load the inventory; refuse it when invalid. With `fixing`, the certificate checks do not
+    run for those hosts, and None is returned when the rest is sound (build no model then)."""
     try:
-        return load_inventory(root)
-    except ValidationFailed as exc:
-        errors = [d for d in exc.diagnostics if d.severity == "error"]
-        if errors and all(any(_is_certificate_problem(d, h) for h in fixing) for d in errors):
-            return None
+        if not fixing:
+            return load_inventory(root)
+        _check_all_but_certificates(root, fixing)
+    except ValidationFailed:
         print(
             f"cryptic-net: the inventory does not validate; fix it first{note}. "
             "Nothing was signed or written.",
             file=sys.stderr,
         )
         raise
+    return None
 
 
 def apply_and_validate(root: Path, changes: Changes) -> Inventory:

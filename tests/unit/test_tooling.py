@@ -13,12 +13,16 @@ from typing import TYPE_CHECKING
 import pytest
 import yaml
 
-from cryptic_net import certs, rotation, tooling
-from cryptic_net.inventory import Inventory, load_inventory, schema_text
+from cryptic_net import certs, inventory, rotation, tooling
+from cryptic_net.inventory import Inventory, schema_text
 from tests.conftest import cli
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from pathlib import Path
+
+    from cryptic_net.checks import Context
+    from cryptic_net.errors import Diagnostic
 
 CA_BANNER = b"NEBULA " + b"ED25519 PRIVATE KEY"
 
@@ -257,7 +261,7 @@ def test_commands_refuse_a_broken_inventory(network: tuple[Path, Path]) -> None:
     root, safe = with_lighthouse(network)
     assert new_host(root, safe, "web")[0] == 0
     web = root / "hosts" / "web.yml"
-    web.write_text(web.read_text().replace("ip: 10.77.0.2", "ip:\t10.77.0.2"))
+    web.write_text(web.read_text().replace("\n  path:", "\n\tpath:"))
     before = snapshot(root, keys_of(root))
     for command, args in (
         ("new-host", ["db1"]),
@@ -271,7 +275,7 @@ def test_commands_refuse_a_broken_inventory(network: tuple[Path, Path]) -> None:
         lines = err.splitlines()
         assert lines[0].startswith("cryptic-net: the inventory does not validate; fix it first"), command
         assert "Nothing was signed or written." in lines[0]
-        assert lines[1].startswith("hosts/web.yml:2:"), (command, lines)
+        assert lines[1].startswith("hosts/web.yml:5:1: $: not valid YAML"), (command, lines)
         assert lines[-1] == "1 error"
         assert snapshot(root, keys_of(root)) == before, command
 
@@ -294,14 +298,20 @@ def test_several_hosts_at_once_cost_two_validations(
 ) -> None:
     """Issue 12: one load before the change, one after, however many names."""
     root, safe = with_lighthouse(network)
-    calls: list[Path] = []
-    real = load_inventory
+    calls: list[str] = []
+    real_load, real_context = inventory.load_inventory, inventory.context
 
-    def counting(path: Path, now: object = None) -> Inventory:
-        calls.append(path)
-        return real(path)
+    def load(path: Path, now: datetime | None = None) -> Inventory:
+        calls.append("load_inventory")
+        return real_load(path, now)
 
-    monkeypatch.setattr(tooling, "load_inventory", counting)
+    def context(path: Path, now: datetime | None = None) -> tuple[Context, list[Diagnostic]]:
+        calls.append("context")
+        return real_context(path, now)
+
+    # Every validation goes through one of these two (load_inventory builds on context).
+    monkeypatch.setattr(tooling, "load_inventory", load)
+    monkeypatch.setattr(tooling, "context", context)
     rc = tooling.new_host(
         tooling.NewHostOptions(
             root=root,
@@ -593,3 +603,26 @@ def test_git_tracks_what_the_commands_write(tmp_path: Path) -> None:
 )
 def test_set_ca_changes_only_the_ca_lines(before: str, paths: list[str], after: str) -> None:
     assert rotation.set_ca(before, paths) == after
+
+
+def test_validate_warns_about_untracked_files(tmp_path: Path) -> None:
+    """Issue 7: a flake sees only tracked files; validate says which inventory files it would miss."""
+    git = shutil.which("git")
+    if git is None:
+        pytest.fail("git is needed (Debian: apt install git)")
+    root, safe = tmp_path / "repo", tmp_path / "safe"
+    root.mkdir()
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_SYSTEM": "/dev/null"}
+    subprocess.run([git, "init", "-q", str(root)], check=True, env=env)
+    assert (
+        cli("init", "--root", root, "--name", "g", "--cidr", "10.5.0.0/24", "--ca-dir", safe).returncode == 0
+    )
+    assert new_host(root, safe, "lh", "--lighthouse", "198.51.100.7:4242", "--no-git-add")[0] == 0
+    result = cli("validate", "--root", root)
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        "hosts/lh.crt:1:1: warning: $: not tracked by git: a flake does not see it (`git add hosts/lh.crt`)",
+        "hosts/lh.yml:1:1: warning: $: not tracked by git: a flake does not see it (`git add hosts/lh.yml`)",
+    ]
+    subprocess.run([git, "-C", str(root), "add", "hosts"], check=True, env=env)
+    assert cli("validate", "--root", root).stderr == ""
