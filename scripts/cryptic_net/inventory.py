@@ -306,7 +306,8 @@ def load_inventory(root: Path, now: datetime | None = None) -> Inventory:
         raise ValidationFailed(found)
     network = _network(ctx, ctx.network)
     lighthouses = tuple(h.name for h in ctx.hosts if h.is_lighthouse)
-    hosts = tuple(_host(ctx, network, h, lighthouses) for h in ctx.hosts)
+    relays = tuple(h.name for h in ctx.hosts if h.relay)
+    hosts = tuple(_host(ctx, network, h, lighthouses, relays) for h in ctx.hosts)
     return Inventory(
         ctx.root,
         network,
@@ -347,7 +348,9 @@ def _network(ctx: Context, net: NetworkFile) -> Network:
     )
 
 
-def _host(ctx: Context, network: Network, host: HostFile, lighthouses: tuple[str, ...]) -> Host:
+def _host(
+    ctx: Context, network: Network, host: HostFile, lighthouses: tuple[str, ...], relays: tuple[str, ...]
+) -> Host:
     data = host.data
     cert = ctx.host_cert(host).path
     ip = host.ip
@@ -366,7 +369,7 @@ def _host(ctx: Context, network: Network, host: HostFile, lighthouses: tuple[str
         listen_port=data.get("listen_port", network.lighthouse_port),
         relay=host.relay,
         # Like `lighthouses`: every relay of the network unless the file says which.
-        relays=tuple(data.get("relays", [h.name for h in ctx.hosts if h.relay and h.name != host.name])),
+        relays=tuple(data.get("relays", [r for r in relays if r != host.name])),
         cert=cert,
         key_file=key_file,
         key_path=None if key_file is not None else key["path"],

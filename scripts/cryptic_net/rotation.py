@@ -84,7 +84,6 @@ class CaAddOptions:
 def ca_add(opts: CaAddOptions) -> int:
     root = opts.root.absolute()
     inv = validated(root)
-    assert inv is not None
     network = inv.network
     ca_dir = outside(root, opts.ca_dir, "CA directory")
     key = ca_dir / "ca.key"
@@ -145,7 +144,6 @@ class CaDropOptions:
 def ca_drop(opts: CaDropOptions) -> int:
     root = opts.root.absolute()
     inv = validated(root)
-    assert inv is not None
     cas = list(trusted(inv.network))
     target = (opts.ca if opts.ca.is_absolute() else Path.cwd() / opts.ca).resolve()
     if target not in cas:

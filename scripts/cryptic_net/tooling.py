@@ -55,6 +55,8 @@ from cryptic_net.yamlload import LoadError, load_file, load_text
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
+    from cryptic_net.checks import Context
+
 DEFAULT_CA_DURATION = "175200h"  # 20 years: host certificates can never outlive their CA
 SCHEMA_LINE = "# yaml-language-server: $schema={}\n"
 SCHEMA_DIR = ".schema"  # the schemas, copied into the inventory: editors find them in any clone
@@ -237,8 +239,8 @@ class Changes:
 _FIXED_BY_SIGNING = {"certs", "revoked"}
 
 
-def _check_all_but_certificates(root: Path, fixing: Sequence[str]) -> None:
-    """Every check, except the certificate checks of the hosts in `fixing`."""
+def _check_all_but_certificates(root: Path, fixing: Sequence[str]) -> Context:
+    """Every check, except the certificate checks of the hosts in `fixing`; the loaded files."""
     ctx, found = context(root)
     for one in checks.CHECKS:
         if one.needs_complete and not ctx.complete:
@@ -252,23 +254,32 @@ def _check_all_but_certificates(root: Path, fixing: Sequence[str]) -> None:
             found += list(one.func(ctx))
     if any(d.severity == "error" for d in found) or ctx.network is None:
         raise ValidationFailed(found)
+    return ctx
 
 
-def validated(root: Path, *, fixing: Sequence[str] = (), note: str = "") -> Inventory | None:
-    """Load the inventory; refuse it when invalid. With `fixing`, the certificate checks do not
-    run for those hosts, and None is returned when the rest is sound (build no model then)."""
+def _refusing(note: str) -> None:
+    print(
+        f"cryptic-net: the inventory does not validate; fix it first{note}. Nothing was signed or written.",
+        file=sys.stderr,
+    )
+
+
+def validated_except(root: Path, fixing: Sequence[str], note: str = "") -> Context:
+    """Like `validated`, for commands that make the certificates of the hosts in `fixing`."""
     try:
-        if not fixing:
-            return load_inventory(root)
-        _check_all_but_certificates(root, fixing)
+        return _check_all_but_certificates(root, fixing)
     except ValidationFailed:
-        print(
-            f"cryptic-net: the inventory does not validate; fix it first{note}. "
-            "Nothing was signed or written.",
-            file=sys.stderr,
-        )
+        _refusing(note)
         raise
-    return None
+
+
+def validated(root: Path, note: str = "") -> Inventory:
+    """Load the inventory; refuse it when invalid (exit 2, every error, nothing done)."""
+    try:
+        return load_inventory(root)
+    except ValidationFailed:
+        _refusing(note)
+        raise
 
 
 def apply_and_validate(root: Path, changes: Changes) -> Inventory:
@@ -636,7 +647,6 @@ def new_host(opts: NewHostOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one 
     for name in opts.names:
         _check_name(name)
     inv = validated(root)
-    assert inv is not None
     _check_options(opts, inv)
     ca_key = _signing_key(root, inv.network, opts.ca_crt, opts.ca_key)
     revoked, _ = load_revoked(root)
@@ -738,9 +748,8 @@ def sign(opts: SignOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one transac
     """A new key pair and certificate for an existing host file (hand-written, or revoked)."""
     root = opts.root.absolute()
     data = _host_doc(root, opts.name)
-    inv = validated(root, fixing=[opts.name])
-    # Only this host's certificate was wrong (or nothing): network.yml itself is sound.
-    network = inv.network if inv is not None else load_network(root)
+    validated_except(root, [opts.name])
+    network = load_network(root)
     ca_key = _signing_key(root, network, opts.ca_crt, opts.ca_key)
     hosts_dir = root / "hosts"
     cert = (hosts_dir / str(data.get("cert", f"{opts.name}.crt"))).resolve()
@@ -866,9 +875,11 @@ def renew(opts: RenewOptions) -> int:  # noqa: C901 (one transaction, in order)
     if not names:
         raise UserError("no host to renew: give names, or --all")
     for name in names:
-        _host_doc(root, name)
-    inv = validated(root, fixing=names, note=" (renew fixes only the certificates of the hosts it renews)")
-    network = inv.network if inv is not None else load_network(root)
+        _check_name(name)
+        if not (root / "hosts" / f"{name}.yml").is_file():
+            raise UserError(f"{root / 'hosts' / f'{name}.yml'}: no such host file")
+    ctx = validated_except(root, names, " (renew fixes only the certificates of the hosts it renews)")
+    network = load_network(root)
     ca_key = _signing_key(root, network, opts.ca_crt, opts.ca_key)
     revoked, _ = load_revoked(root)
     revoked_fps = {r.fingerprint: r for r in revoked}
@@ -877,11 +888,12 @@ def renew(opts: RenewOptions) -> int:  # noqa: C901 (one transaction, in order)
     with tempfile.TemporaryDirectory(prefix="cryptic-net-") as tmp:
         staging = Path(tmp)
         for name in names:
-            data = _host_doc(root, name)
-            ip = ipaddress.IPv4Address(str(data["ip"]))
-            cert = (root / "hosts" / str(data.get("cert", f"{name}.crt"))).resolve()
-            if not cert.is_relative_to(root.resolve()):
-                raise UserError(f"hosts/{name}.yml: the certificate {cert} is outside the inventory")
+            host = ctx.by_name[name]
+            ip = host.ip
+            found = ctx.host_cert(host).path
+            if ip is None or found is None:  # the checks that ran said why
+                raise UserError(f"hosts/{name}.yml: no usable ip or certificate path")
+            cert = found.resolve()
             try:
                 old = certs.cert_info(cert)
             except certs.CertError as exc:
@@ -896,7 +908,7 @@ def renew(opts: RenewOptions) -> int:  # noqa: C901 (one transaction, in order)
                     f"{cert} was revoked ({revoked_fps[old.fingerprint].where()}): its key may be in others' "
                     f"hands, so it gets no new certificate; `cryptic-net sign {name}` makes a new key pair"
                 )
-            groups = [str(g) for g in data.get("groups", [])]
+            groups = list(host.groups)
             (staging / f"{name}.pub").write_bytes(old.public_key_pem())
             certs.sign(
                 opts.ca_crt,
@@ -953,7 +965,6 @@ class RemoveOptions:
 def remove(opts: RemoveOptions) -> int:
     root = opts.root.absolute()
     inv = validated(root)
-    assert inv is not None
     host = inv.host(opts.name)
     files = _host_files(root, opts.name)
     info = _readable_cert(host.cert)
@@ -1019,7 +1030,7 @@ class RevokeOptions:
     git_add: bool = True
 
 
-def revoke(opts: RevokeOptions) -> int:  # noqa: C901 (by name or by fingerprint)
+def revoke(opts: RevokeOptions) -> int:  # noqa: C901, PLR0912 (by name or by fingerprint)
     """Add a certificate to revoked.yml; by default also remove the host, or give it a new key."""
     root = opts.root.absolute()
     if (opts.name is None) == (opts.fingerprint is None):
@@ -1040,8 +1051,11 @@ def revoke(opts: RevokeOptions) -> int:  # noqa: C901 (by name or by fingerprint
                 git_add=opts.git_add,
             )
         )
-    inv = validated(root, fixing=[opts.name] if opts.name else [])
-    known = {r.fingerprint for r in (inv.revoked if inv else load_revoked(root)[0])}
+    if opts.name:
+        validated_except(root, [opts.name])
+    else:
+        validated(root)
+    known = {r.fingerprint for r in load_revoked(root)[0]}
     changes = Changes(root)
     if opts.fingerprint is not None:
         fingerprint = opts.fingerprint.strip().lower()
