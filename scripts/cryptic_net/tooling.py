@@ -396,7 +396,7 @@ class InitOptions:
     git_add: bool = True
 
 
-def init(opts: InitOptions) -> int:  # noqa: PLR0915 (the steps, in order)
+def init(opts: InitOptions) -> int:  # noqa: C901, PLR0915 (the steps, in order)
     root = opts.root.absolute()
     network_file = root / "network.yml"
     if network_file.exists():
@@ -448,8 +448,12 @@ def init(opts: InitOptions) -> int:  # noqa: PLR0915 (the steps, in order)
             ) from None
         with contextlib.suppress(FileExistsError):
             create_exclusive(ca_dir / "ca.crt", crt)
-        (root / "hosts").mkdir(parents=True, exist_ok=True)
-        changes.apply()
+        try:
+            (root / "hosts").mkdir(parents=True, exist_ok=True)
+            changes.apply()
+        except BaseException:
+            (ca_dir / "ca.key").unlink(missing_ok=True)  # ours: nothing signed with it yet
+            raise
         changes.commit()
     print(f"created network {opts.name} ({opts.cidr}) in {root}")
     print(f"CA certificate: {root / 'ca.crt'}")

@@ -626,3 +626,61 @@ def test_validate_warns_about_untracked_files(tmp_path: Path) -> None:
     ]
     subprocess.run([git, "-C", str(root), "add", "hosts"], check=True, env=env)
     assert cli("validate", "--root", root).stderr == ""
+
+
+def test_create_exclusive_never_replaces(tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    tooling.create_exclusive(target, b"one", 0o600)
+    assert (target.read_bytes(), target.stat().st_mode & 0o777) == (b"one", 0o600)
+    with pytest.raises(FileExistsError):
+        tooling.create_exclusive(target, b"two")
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(FileExistsError):
+        tooling.create_exclusive(tmp_path / "link", b"two")
+    assert not (tmp_path / "elsewhere").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "link"]
+
+
+def test_an_ipv6_endpoint_makes_every_host_listen_on_both_families(network: tuple[Path, Path]) -> None:
+    root, safe = network
+    assert new_host(root, safe, "lh", "--lighthouse", "[2001:db8::7]:4242", "--bake-key")[0] == 0
+    assert new_host(root, safe, "laptop")[0] == 0
+    out = root.parent / "out"
+    assert cli("render", "laptop", "--root", root, "--out", out).returncode == 0
+    nebula = yaml.safe_load((out / "etc/nebula/nebula.yml").read_text())
+    assert nebula["listen"]["host"] == "::"
+    assert nebula["static_host_map"] == {"10.77.0.1": ["[2001:db8::7]:4242"]}
+
+
+def test_ca_rotation_commands(network: tuple[Path, Path], tmp_path: Path) -> None:
+    root, safe = with_lighthouse(network)
+    assert new_host(root, safe, "laptop")[0] == 0
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o777)
+    shared.chmod(0o777)
+    result = cli("ca-add", "--root", root, "--ca-dir", shared)
+    assert result.returncode == 2
+    assert "others can write to the CA directory (mode 0777)" in result.stderr
+    before = snapshot(root)
+    result = cli("ca-add", "--root", root, "--ca-dir", tmp_path / "next", "--out", "ca-next.crt")
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "next/ca.key").stat().st_mode & 0o777 == 0o600
+    assert "ca:\n  - ca.crt\n  - ca-next.crt\n" in (root / "network.yml").read_text()
+    assert cli("validate", "--root", root).returncode == 0
+    # The old CA still signs laptop's and lh's certificates: dropping it is refused, undone.
+    mid = snapshot(root)
+    result = cli("ca-drop", "ca.crt", "--root", root)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == (
+        "cryptic-net: the change would leave the inventory invalid, so it was undone; nothing was changed:"
+    )
+    assert "hosts/laptop.yml:" in result.stderr
+    assert "is not signed by the network CA (ca-next.crt)" in result.stderr
+    assert snapshot(root) == mid
+    # Dropping the CA nobody uses yet is fine, and leaves the inventory as before ca-add.
+    result = cli("ca-drop", "ca-next.crt", "--root", root)
+    assert result.returncode == 0, result.stderr
+    assert snapshot(root) == before
+    result = cli("ca-drop", "ca.crt", "--root", root)
+    assert result.returncode == 2
+    assert result.stderr == "cryptic-net: error: ca.crt: the network's only CA; `ca-add` the next one first\n"
