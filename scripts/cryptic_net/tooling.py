@@ -303,44 +303,38 @@ def apply_and_validate(root: Path, changes: Changes) -> Inventory:
     return inv
 
 
-def git_stage(root: Path, paths: Iterable[Path], *, enabled: bool = True) -> None:
-    """A flake sees only what git tracks: stage what we wrote, or say what to stage."""
-    inside = [p for p in paths if p.is_relative_to(root)]
-    if not inside:
-        return
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
     git = shutil.which("git")
     if git is None:
-        return
+        return None
     try:
-        probe = subprocess.run(
-            [git, "-C", str(root), "rev-parse", "--show-toplevel"],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT,
-            check=False,
+        return subprocess.run(
+            [git, "-C", str(root), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def git_stage(root: Path, paths: Iterable[Path], *, enabled: bool = True) -> None:
+    """A flake sees only what git tracks: stage what we wrote or removed, or say what to stage."""
+    rel = sorted({os.path.relpath(p, root) for p in paths if p.is_relative_to(root)})
+    probe = _git(root, "rev-parse", "--is-inside-work-tree") if rel else None
+    if probe is None or probe.stdout.strip() != "true":
+        return  # no git, or not a git work tree
+    # A removed file that git never tracked has nothing to stage (and would fail `git add`).
+    listed = _git(root, "ls-files", "-z", "--", *rel)
+    tracked = set(listed.stdout.split("\0")) if listed is not None and listed.returncode == 0 else set(rel)
+    rel = [r for r in rel if (root / r).exists() or r in tracked]
+    if not rel:
         return
-    if probe.returncode != 0:
-        return  # not a git work tree
-    rel = [os.path.relpath(p, root) for p in inside]
     shown = " ".join(rel)
     if not enabled:
         print(f"a flake sees only tracked files: git -C {root} add --all -- {shown}")
         return
-    try:
-        added = subprocess.run(
-            [git, "-C", str(root), "add", "--all", "--", *rel],
-            capture_output=True,
-            text=True,
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        added = None
+    added = _git(root, "add", "--all", "--", *rel)
     if added is None or added.returncode != 0:
         why = added.stderr.strip().splitlines()[0] if added is not None and added.stderr.strip() else "failed"
-        print(f"warning: git add {why}; a flake sees only tracked files: git -C {root} add --all -- {shown}")
+        print(f"warning: git add: {why}; a flake sees only tracked files: git -C {root} add --all -- {shown}")
         return
     print(f"staged in git (a flake sees only tracked files): {shown}")
 

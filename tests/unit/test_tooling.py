@@ -565,6 +565,9 @@ def test_git_tracks_what_the_commands_write(tmp_path: Path) -> None:
         f"a flake sees only tracked files: git -C {root} add --all -- hosts/laptop.crt hosts/laptop.yml"
         in out
     )
+    rc, out, _ = run("remove", root, safe, "laptop")  # never tracked: nothing to stage, no error
+    assert rc == 0
+    assert "git" not in out.replace("rebuild", "")
     tracked = subprocess.run(
         [git, "-C", str(root), "ls-files"], capture_output=True, text=True, check=True, env=env
     ).stdout.split()
