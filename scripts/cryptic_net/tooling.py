@@ -757,7 +757,7 @@ def sign(opts: SignOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one transac
     revoked_fps = {r.fingerprint for r in revoked}
     changes = Changes(root)
     old = _readable_cert(cert)
-    new_revocation: Revoked | None = None
+    new_revocation: list[Revoked] | None = None
     if old is not None and old.fingerprint not in revoked_fps:
         if opts.reason is None:
             raise UserError(
@@ -765,7 +765,7 @@ def sign(opts: SignOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one transac
                 f"for the same key, `cryptic-net revoke {opts.name} --new-key` replaces a key that may be "
                 "in others' hands"
             )
-        new_revocation = _revocation(opts.name, old, opts.reason)
+        new_revocation = [_revocation(opts.name, c, opts.reason) for c in _all_certs(cert)]
     elif opts.reason is not None and old is None:
         raise UserError(f"{cert}: no readable certificate to revoke")
     key = data.get("key") if isinstance(data.get("key"), dict) else None
@@ -786,7 +786,7 @@ def sign(opts: SignOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one transac
     ip = ipaddress.IPv4Address(str(data["ip"]))
     groups = [str(g) for g in data.get("groups", [])] if isinstance(data.get("groups"), list) else []
     if new_revocation is not None:
-        _add_revocations(root, changes, [new_revocation])
+        _add_revocations(root, changes, [r for r in new_revocation if r.fingerprint not in revoked_fps])
     plan = KeyPlan(baked, None)
     if baked is None:
         plan = _plan_key(
@@ -821,7 +821,8 @@ def sign(opts: SignOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one transac
         apply_and_validate(root, changes)
         note = _write_key_outside(plan, (staging / "host.key").read_bytes()) if plan.outside else ""
     if new_revocation is not None:
-        print(f"revoked {opts.name}'s certificate {new_revocation.fingerprint} ({REVOKED_FILE})")
+        shown = ", ".join(r.fingerprint for r in new_revocation)
+        print(f"revoked {opts.name}'s certificate {shown} ({REVOKED_FILE})")
     print(f"signed a new key pair for {opts.name} ({ip}/{network.cidr.prefixlen}): {cert}")
     if plan.outside is not None:
         print(f"its private key is {plan.outside}: copy it to {runtime} on {opts.name} (mode 0600){note}")
@@ -832,6 +833,13 @@ def sign(opts: SignOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one transac
         )
     git_stage(root, changes.paths(), enabled=opts.git_add)
     return 0
+
+
+def _all_certs(path: Path) -> tuple[certs.CertInfo, ...]:
+    try:
+        return certs.read_certs(path)
+    except certs.CertError:
+        return ()
 
 
 def _readable_cert(path: Path) -> certs.CertInfo | None:
@@ -1028,7 +1036,7 @@ class RevokeOptions:
     git_add: bool = True
 
 
-def revoke(opts: RevokeOptions) -> int:  # noqa: C901, PLR0912 (by name or by fingerprint)
+def revoke(opts: RevokeOptions) -> int:  # noqa: C901 (by name or by fingerprint)
     """Add a certificate to revoked.yml; by default also remove the host, or give it a new key."""
     root = opts.root.absolute()
     if (opts.name is None) == (opts.fingerprint is None):
@@ -1077,8 +1085,10 @@ def revoke(opts: RevokeOptions) -> int:  # noqa: C901, PLR0912 (by name or by fi
             raise UserError(
                 f"{cert}: no readable certificate to revoke (`--fingerprint` revokes one by its fingerprint)"
             )
-        if info.fingerprint not in known:
-            _add_revocations(root, changes, [_revocation(opts.name, info, opts.reason)])
+        # Every certificate in the file: a host may hold a version-1 and a version-2 certificate
+        # of one key, whose fingerprints differ (docs/lifecycle.md).
+        fresh = [c for c in _all_certs(cert) if c.fingerprint not in known]
+        _add_revocations(root, changes, [_revocation(opts.name, c, opts.reason) for c in fresh])
         for path in files:
             changes.remove(path)
         apply_and_validate(root, changes)

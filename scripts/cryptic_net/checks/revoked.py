@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from cryptic_net import certs
 from cryptic_net.checks.base import Context, check
 from cryptic_net.revocation import Revoked, load_revoked
 
@@ -39,11 +40,17 @@ def cert_revoked(ctx: Context, host: HostFile) -> Iterator[Diagnostic]:
     """A host's certificate must not be revoked (listed in revoked.yml): every other host refuses
     it. Give the host a new key pair (`cryptic-net sign NAME`) or remove it."""
     found = ctx.host_cert_info(host)
-    if found is None:
+    entries = revoked_entries(ctx)
+    path = found[0].path if found is not None else None
+    if found is None or not entries or path is None:
         return
-    by_fingerprint = {r.fingerprint: r for r in revoked_entries(ctx)}
-    cert, info = found
-    gone = by_fingerprint.get(info.fingerprint)
+    by_fingerprint = {r.fingerprint: r for r in entries}
+    cert = found[0]
+    try:  # every certificate of the file: a version-1 and a version-2 one of one key differ
+        infos = certs.read_certs(path)
+    except certs.CertError:
+        infos = (found[1],)
+    gone = next((by_fingerprint[i.fingerprint] for i in infos if i.fingerprint in by_fingerprint), None)
     if gone is not None:
         yield host.doc.diag(
             cert.at,
