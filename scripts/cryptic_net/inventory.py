@@ -313,7 +313,7 @@ def load_inventory(root: Path, now: datetime | None = None) -> Inventory:
         network,
         tuple(sorted(hosts, key=lambda h: h.name)),
         tuple(warnings),
-        revoked_entries(ctx),
+        revoked=revoked_entries(ctx),
     )
 
 

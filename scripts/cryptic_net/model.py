@@ -98,7 +98,9 @@ class Inventory:
     network: Network
     hosts: tuple[Host, ...]
     warnings: tuple[Any, ...] = ()  # Diagnostic
-    revoked: tuple[Any, ...] = ()  # revocation.Revoked: every host's pki.blocklist
+    # revocation.Revoked, every host's pki.blocklist. Required, by keyword: a model built
+    # without it (another path from files to renderers) must fail, not render no blocklist.
+    revoked: tuple[Any, ...] = field(kw_only=True)
 
     def host(self, name: str) -> Host:
         for host in self.hosts:
