@@ -66,7 +66,7 @@ def snapshot(*dirs: Path) -> dict[str, bytes]:
 
 def with_lighthouse(network: tuple[Path, Path]) -> tuple[Path, Path]:
     root, safe = network
-    rc, _, err = new_host(root, safe, "lh", "--lighthouse", "198.51.100.7:4242", "--relay", "--bake-key")
+    rc, _, err = new_host(root, safe, "lh", "--lighthouse", "198.51.100.7:4242", "--relay")
     assert rc == 0, err
     return root, safe
 
@@ -275,7 +275,9 @@ def test_commands_refuse_a_broken_inventory(network: tuple[Path, Path]) -> None:
         lines = err.splitlines()
         assert lines[0].startswith("cryptic-net: the inventory does not validate; fix it first"), command
         assert "Nothing was signed or written." in lines[0]
-        assert lines[1].startswith("hosts/web.yml:5:1: $: not valid YAML"), (command, lines)
+        assert [x for x in lines if not x.startswith("hosts/lh.yml")][1].startswith(
+            "hosts/web.yml:5:1: $: not valid YAML"
+        ), (command, lines)
         assert lines[-1] == "1 error"
         assert snapshot(root, keys_of(root)) == before, command
 
@@ -483,10 +485,12 @@ def test_remove(network: tuple[Path, Path], tmp_path: Path) -> None:
     before = snapshot(root)
     rc, _, err = run("remove", root, safe, "lh")
     assert rc == 2
-    assert err.splitlines()[:2] == [
-        "cryptic-net: the change would leave the inventory invalid, so it was undone; nothing was changed:",
-        "network.yml:2:1: $: no host is a lighthouse: give one host `lighthouse: {endpoints: [...]}`",
-    ]
+    assert err.splitlines()[0] == (
+        "cryptic-net: the change would leave the inventory invalid, so it was undone; nothing was changed:"
+    )
+    assert (
+        "network.yml:2:1: $: no host is a lighthouse: give one host `lighthouse: {endpoints: [...]}`" in err
+    )
     assert snapshot(root) == before
     del tmp_path
 
