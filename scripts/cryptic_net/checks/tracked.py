@@ -36,7 +36,7 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
 
 
 def _build_inputs(ctx: Context) -> list[Path]:
-    files = [ctx.root / "network.yml", ctx.root / "revoked.yml"]
+    files = [ctx.root / "network.yml", ctx.root / "revoked.yml", ctx.root / "policy.yml"]
     files += [ca.path for ca in ctx.ca_files() if ca.path is not None]
     files += [p for p in ctx.host_entries if p.suffix in HOST_SUFFIXES and p.is_file()]
     return [p for p in files if p.is_file() and p.resolve().is_relative_to(ctx.root.resolve())]
