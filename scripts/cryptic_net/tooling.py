@@ -703,11 +703,24 @@ def new_host(opts: NewHostOptions) -> int:  # noqa: C901, PLR0912, PLR0915 (one 
                 notes.append(f"{name}{_write_key_outside(plan, keys[name])}")
     for name, ip, plan, _ in plans:
         print(f"added host {name} ({ip}): {root / 'hosts' / f'{name}.yml'}")
+        if plan.baked is not None:
+            print(_baked_note(name, runtime))
         if plan.outside is not None:
             extra = next(n for n in notes if n.startswith(name)).removeprefix(name)
             print(f"its private key is {plan.outside}: copy it to {runtime} on {name} (mode 0600){extra}")
     git_stage(root, changes.paths(), enabled=opts.git_add)
     return 0
+
+
+def _baked_note(name: str, runtime: str) -> str:
+    """Issue 10: what a baked key exposes, said where the user asks for one."""
+    return (
+        f"note: {name}'s private key is baked into cryptic-net-{name}: every local user of this build "
+        "machine can read it in /nix/store, and so can anyone who can read the binary. Install it on "
+        f"{name} with mode 0700 (install -m 0700 -o root cryptic-net-{name} /usr/local/bin/; it refuses "
+        "to run otherwise). Without --bake-key the key stays on the host (the default): copy it to "
+        f"{runtime}, mode 0600."
+    )
 
 
 @dataclass(frozen=True)

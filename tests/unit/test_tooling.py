@@ -86,6 +86,9 @@ def test_readme_walkthrough(network: tuple[Path, Path], tmp_path: Path) -> None:
     assert keys_of(root).stat().st_mode & 0o777 == 0o700
     rc, out, _ = new_host(root, safe, "server", "--groups", "web", "--bake-key", "--ip", "10.77.0.20")
     assert rc == 0
+    # Issue 10: a baked key is readable in the build machine's store and in any readable copy.
+    assert "note: server's private key is baked into cryptic-net-server" in out
+    assert "install -m 0700" in out
     validate = cli("validate", "--root", root)
     assert (validate.returncode, validate.stdout) == (0, "mynet: 3 hosts, no errors\n"), validate.stderr
     render = cli("render", "laptop", "--root", root, "--out", tmp_path / "out")
