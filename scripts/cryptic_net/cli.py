@@ -6,12 +6,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptic_net import __version__, checks, report
-from cryptic_net.appdir import assemble
+from cryptic_net.appdir import assemble, packaged_template
+from cryptic_net.describe import describe, dumps, inventory_for_host
 from cryptic_net.errors import UserError, ValidationFailed
 from cryptic_net.inventory import default_key_path, load_inventory, schema_text
-from cryptic_net.output import write_tree
+from cryptic_net.output import write_file, write_tree
 from cryptic_net.render import render_host
 from cryptic_net.rotation import CaAddOptions, CaDropOptions, ca_add, ca_drop
 from cryptic_net.tooling import (
@@ -30,6 +32,9 @@ from cryptic_net.tooling import (
     revoke,
     sign,
 )
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 EXIT_USER_ERROR = 2
 
@@ -71,19 +76,34 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _render(args: argparse.Namespace) -> int:
-    inv = load_inventory(args.root)
-    for warning in inv.warnings:
-        print(warning, file=sys.stderr)
+    if args.description is not None:
+        inv = inventory_for_host(args.description, args.root, args.host)
+    else:
+        inv = load_inventory(args.root)
+        for warning in inv.warnings:
+            print(warning, file=sys.stderr)
     write_tree(args.out, render_host(inv, args.host))
     return 0
 
 
 def _appdir(args: argparse.Namespace) -> int:
+    if args.description is not None:
+        # Validated once for the whole network by `describe`; only this host is rendered.
+        inv = inventory_for_host(args.description, args.root, args.host)
+    else:
+        inv = load_inventory(args.root)
+        for warning in inv.warnings:
+            print(warning, file=sys.stderr)
+    assemble(inv, args.host, args.bin_dir, args.template or packaged_template(), args.out)
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
     inv = load_inventory(args.root)
     for warning in inv.warnings:
         print(warning, file=sys.stderr)
-    template = args.template or args.root / "appdir"
-    assemble(inv, args.host, args.bin_dir, template, args.out)
+    write_file(args.out, dumps(describe(inv)).encode())
+    print(f"{inv.network.name}: {len(inv.hosts)} hosts, no errors; described in {args.out}")
     return 0
 
 
@@ -292,7 +312,9 @@ def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command
     cmd.add_argument("host")
     cmd.add_argument("--bin-dir", type=Path, required=True, help="holds nebula, nebula-cert, dnsmasq, pmux")
     cmd.add_argument("--out", type=Path, required=True, help="directory to create")
-    cmd.add_argument("--template", type=Path, help="AppRun, .desktop and icon (default: ROOT/appdir)")
+    cmd.add_argument(
+        "--template", type=Path, help="AppRun, .desktop and icon (default: the ones installed with the glue)"
+    )
     cmd.set_defaults(func=_appdir)
 
     cmd = sub.add_parser("schema", help="print a JSON schema (for editors)")
@@ -406,7 +428,25 @@ def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command
     cmd.add_argument("ca", type=Path, help="the CA certificate, as network.yml's `ca` names it")
     _git_flag(cmd)
     cmd.set_defaults(func=_ca_drop)
+
+    _describe_commands(sub, command)
     return top
+
+
+def _describe_commands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: Callable[[str, str], argparse.ArgumentParser],
+) -> None:
+    """Validate once per network (`describe`), render per host (`render`/`appdir --description`)."""
+    cmd = command("describe", "validate the inventory once and write it as JSON, for per-host renders")
+    cmd.add_argument("--out", type=Path, required=True, help="the JSON file to write")
+    cmd.set_defaults(func=_describe)
+    for name in ("render", "appdir"):
+        sub.choices[name].add_argument(
+            "--description",
+            type=Path,
+            help="render from this `describe` output of ROOT instead of validating every host again",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

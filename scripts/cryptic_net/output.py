@@ -78,3 +78,23 @@ def write_tree(out: Path, files: dict[str, File], extra: dict[str, Path] | None 
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_file(out: Path, content: bytes) -> None:
+    """Write one file, all or nothing: a temp file beside it, then rename."""
+    out = out.absolute()
+    if out.is_dir() or out.is_symlink():
+        raise UserError(f"{out}: is a directory or a symlink; choose a new --out")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{out.name}.", dir=out.parent)
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(content)
+            tmp.chmod(0o644)
+            tmp.replace(out)
+        finally:
+            tmp.unlink(missing_ok=True)
+    except OSError as exc:
+        raise UserError(f"{out}: cannot write: {exc.strerror or exc}") from None
