@@ -30,52 +30,47 @@
       ];
       forAllSystems = lib.genAttrs systems;
 
-      perSystem = forAllSystems (
+      # Per system: nixpkgs, the static binaries, the AppImage tools, the glue.
+      toolchain = forAllSystems (
         system:
-        let
+        import ./nix/packages.nix {
           pkgs = nixpkgs.legacyPackages.${system};
-          built = import ./nix/packages.nix { inherit pkgs nix-bundle; };
-        in
-        built
-        // {
-          inherit pkgs;
-          checks = import ./nix/checks {
-            inherit lib pkgs;
-            inherit (built) parts hosts sources;
-          };
+          inherit nix-bundle;
         }
       );
+
+      # The example network in this repository, built the way any other
+      # network is: with lib.mkNetwork.
+      example = self.lib.mkNetwork { root = ./.; };
     in
     {
+      lib.mkNetwork = import ./nix/mk-network.nix { inherit lib toolchain; };
+
+      templates.default = {
+        path = ./templates/default;
+        description = "A cryptic-net network of your own: an inventory whose flake uses lib.mkNetwork";
+        welcomeText = ''
+          A cryptic-net network: next, `nix develop`, then `cryptic-net init`
+          and `cryptic-net new-host` (README.md says how), `git add`, and
+          `nix build .#host-NAME`.
+        '';
+      };
+
       packages = forAllSystems (
         system:
         let
-          inherit (perSystem.${system}) parts hosts;
+          hosts = example.packages.${system};
+          default = lib.optionalAttrs (hosts ? host-alpha) { default = hosts.host-alpha; };
         in
-        parts
-        // hosts
-        // lib.optionalAttrs (hosts ? host-alpha) { default = hosts.host-alpha; }
+        toolchain.${system}.available // hosts // default
       );
 
-      apps = forAllSystems (
-        system:
-        let
-          glue = {
-            type = "app";
-            program = lib.getExe self.packages.${system}.cryptic-net;
-            meta.description = "cryptic-net CLI: validate, render, appdir, init, new-host";
-          };
-        in
-        {
-          default = glue;
-          cryptic-net = glue;
-        }
-      );
+      inherit (example) apps;
 
       devShells = forAllSystems (
         system:
         let
-          inherit (perSystem.${system}) pkgs parts;
+          inherit (toolchain.${system}) pkgs parts;
         in
         {
           default = pkgs.mkShell {
@@ -98,10 +93,22 @@
         }
       );
 
-      formatter = forAllSystems (system: perSystem.${system}.pkgs.nixfmt-tree);
+      formatter = forAllSystems (system: toolchain.${system}.pkgs.nixfmt-tree);
 
-      # Every host AppImage is a check too (as in nix-community/disko:
-      # checks = packages // tests).
-      checks = forAllSystems (system: perSystem.${system}.hosts // perSystem.${system}.checks);
+      # The example network's checks (every host, validate, configs) and the
+      # project's own (nix/checks).
+      checks = forAllSystems (
+        system:
+        let
+          project = import ./nix/checks {
+            inherit lib;
+            inherit (toolchain.${system}) pkgs;
+            parts = toolchain.${system}.available;
+            hosts = example.packages.${system};
+            sources = import ./nix/sources.nix { inherit lib; };
+          };
+        in
+        example.checks.${system} // project
+      );
     };
 }

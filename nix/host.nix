@@ -1,7 +1,8 @@
 # The per-host builder: host name -> its AppImage, `$out/bin/cryptic-net-<host>`
-# (so `nix run .#host-<host>` works too). hosts/default.nix calls it once per
-# hosts/<host>.yml. The steps are nix/build-host.sh, which the offline tests
-# run as well.
+# (so `nix run .#host-<host>` works too). nix/hosts.nix calls it once per
+# hosts/<host>.yml. The steps are nix/build.sh, which the offline tests run as
+# well: render from the network's description (validated once, by
+# nix/description.nix), then pack.
 {
   lib,
   stdenvNoCC,
@@ -12,6 +13,7 @@
   appimagetool,
   appimage-runtime,
   inventory,
+  description,
 }:
 
 host:
@@ -25,9 +27,6 @@ stdenvNoCC.mkDerivation {
   nativeBuildInputs = [
     cryptic-net
     appimagetool
-    # `cryptic-net appdir` runs `nebula-cert print -json` and
-    # `nebula-cert verify` from PATH: use the very binary that is shipped.
-    nebula
   ];
 
   dontConfigure = true;
@@ -42,7 +41,7 @@ stdenvNoCC.mkDerivation {
       ${lib.getExe' dnsmasq "dnsmasq"} \
       ${lib.getExe' pmux "pmux"}
 
-    sh ${./build-host.sh} ${lib.escapeShellArg host} . static-bin \
+    sh ${./build.sh} host ${lib.escapeShellArg host} . ${description}/network.json static-bin \
       ${appimage-runtime}/runtime "$out/bin/cryptic-net-${host}"
 
     runHook postBuild
@@ -59,7 +58,7 @@ stdenvNoCC.mkDerivation {
   # compressed image, which this scan cannot.)
   allowedReferences = [ ];
 
-  passthru = { inherit host; };
+  passthru = { inherit host description; };
 
   meta = {
     description = "cryptic-net for host ${host}: nebula, dnsmasq and pmux with its configuration, in one static AppImage";

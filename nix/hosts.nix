@@ -1,16 +1,20 @@
-# One flake output per host: hosts/<name>.yml becomes `host-<name>`.
+# One output per host: <dir>/<name>.yml becomes `host-<name>`.
 #
 # Builtins only, by design: discovery looks at file names and never parses
 # YAML (no import-from-derivation, no nixpkgs), so plain `nix eval` can
 # evaluate this file with a stub builder, which tests/nix does. Whether a host
-# file is valid is for `cryptic-net validate` to say, inside the build.
+# file is valid is for `cryptic-net describe` to say, inside the build.
 #
-# buildHost: the per-host builder (nix/host.nix), a function from a host name
-# to a derivation.
-{ buildHost }:
+#   dir        the inventory's hosts/ directory (a path; it may not exist yet,
+#              right after `nix flake init`: then there are no hosts)
+#   buildHost  the per-host builder (nix/host.nix), host name -> derivation
+{
+  dir,
+  buildHost,
+}:
 
 let
-  entries = builtins.readDir ./.;
+  entries = if builtins.pathExists dir then builtins.readDir dir else { };
 
   # "<name>.yml", not hidden (editor and lock files start with a dot), and not
   # a directory.

@@ -1,21 +1,26 @@
-# Every host's rendered configuration is accepted by the binaries that will
-# run it: `nebula -test` and `dnsmasq --test`, the static builds. Rendered
-# directly with the glue (no AppImage), so this runs wherever the static
-# binaries build, aarch64-linux included.
+# The checks of one network (nix/network.nix), on every system:
+#
+#   validate  the network's description (nix/description.nix): the whole
+#             inventory validated once, every error located.
+#   configs   every host's rendered configuration is accepted by the binaries
+#             that will run it: `nebula -test` and `dnsmasq --test`, the static
+#             builds. Rendered from the description with the glue (no
+#             AppImage), so this runs wherever the static binaries build,
+#             aarch64-linux included.
 {
   lib,
-  pkgs,
+  runCommand,
   parts,
-  sources,
-  ...
+  inventory,
+  description,
+  hostNames,
 }:
 
-let
-  hostNames = builtins.attrNames (import ../../hosts { buildHost = host: host; });
-in
 {
+  validate = description;
+
   configs =
-    pkgs.runCommand "cryptic-net-configs"
+    runCommand "cryptic-net-configs"
       {
         nativeBuildInputs = [
           parts.cryptic-net
@@ -24,9 +29,10 @@ in
         ];
       }
       ''
-        for host in ${lib.escapeShellArgs (map (lib.removePrefix "host-") hostNames)}; do
+        for host in ${lib.escapeShellArgs hostNames}; do
           echo "== $host"
-          cryptic-net render "$host" --root ${sources.inventory} --out "rendered-$host"
+          cryptic-net render "$host" --root ${inventory} \
+            --description ${description}/network.json --out "rendered-$host"
           (
             # nebula resolves pki paths against its working directory, and
             # pmux starts both programs in the AppDir root: do the same.

@@ -1,5 +1,5 @@
-# Everything the flake builds for one system, as one attribute set:
-# the static pieces, the glue, the per-host builder and one AppImage per host.
+# The toolchain, for one system: the static pieces every AppImage carries, the
+# AppImage tools and the glue. The same for every network (nix/network.nix).
 {
   pkgs,
   nix-bundle,
@@ -7,7 +7,6 @@
 
 let
   inherit (pkgs) lib;
-  sources = import ./sources.nix { inherit lib; };
 
   # Static C code is built with pkgsStatic (musl, static libraries); the Go
   # programs need no C at all and are built natively with CGO off.
@@ -21,17 +20,10 @@ let
     appimagetool = pkgs.callPackage ../pkgs/appimagetool/package.nix { inherit nix-bundle; };
     cryptic-net = pkgs.callPackage ../pkgs/cryptic-net/package.nix { };
   };
-
-  buildHost = pkgs.callPackage ./host.nix (parts // { inherit (sources) inventory; });
-
-  hosts = import ../hosts { inherit buildHost; };
-
-  # Only what can be built for this system: on aarch64-linux there is no
-  # appimagetool (see pkgs/appimagetool), hence no AppImage.
-  available = lib.filterAttrs (_: lib.meta.availableOn pkgs.stdenv.hostPlatform);
 in
 {
-  inherit sources buildHost;
-  parts = available parts;
-  hosts = available hosts;
+  inherit pkgs parts;
+  # Only what can be built for this system: on aarch64-linux there is no
+  # appimagetool (see pkgs/appimagetool).
+  available = lib.filterAttrs (_: lib.meta.availableOn pkgs.stdenv.hostPlatform) parts;
 }

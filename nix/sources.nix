@@ -4,37 +4,59 @@
 
 let
   fs = lib.fileset;
-  root = ../.;
+  repo = ../.;
   spec = import ./inventory-files.nix;
 
-  inventoryFiles = fs.unions (
-    map (path: root + "/${path}") (spec.files ++ spec.dirs)
-    ++ [
-      (fs.fileFilter (file: lib.any file.hasExt spec.hostExtensions) (root + "/${spec.hostsDir}"))
-    ]
-  );
+  hasExt = exts: name: lib.any (ext: lib.hasSuffix ".${ext}" name) exts;
+
+  # The inventory files under `root` (nix/inventory-files.nix says which).
+  # Root-level files are listed with builtins.readDir (not a recursive filter),
+  # so that certificates elsewhere in the tree (test fixtures) are not part of
+  # any network.
+  inventoryFiles =
+    root:
+    let
+      top = builtins.readDir root;
+      rootFiles = builtins.filter (
+        name: top.${name} == "regular" && hasExt spec.rootExtensions name
+      ) (builtins.attrNames top);
+      hostsDir = root + "/${spec.hostsDir}";
+    in
+    fs.unions (
+      map (path: root + "/${path}") (spec.files ++ rootFiles)
+      # Right after `nix flake init` there is no hosts/ yet.
+      ++ lib.optional (builtins.pathExists hostsDir) (
+        fs.fileFilter (file: lib.any file.hasExt spec.hostExtensions) hostsDir
+      )
+    );
 in
 {
-  # Input of every host AppImage, of `validate` and of `configs`.
-  inventory = fs.toSource {
-    inherit root;
-    fileset = inventoryFiles;
-  };
+  # Input of the network's description and of every host AppImage.
+  inventory =
+    root:
+    if !builtins.pathExists (root + "/network.yml") then
+      throw "cryptic-net: ${toString root} has no network.yml yet: run `cryptic-net init` (in `nix develop`) and `git add` what it writes"
+    else
+      fs.toSource {
+        inherit root;
+        fileset = inventoryFiles root;
+      };
 
   # Input of the pytest check: the glue, its tests and the example inventory.
   tests = fs.toSource {
-    inherit root;
+    root = repo;
     fileset = fs.unions [
-      inventoryFiles
-      (root + "/pyproject.toml")
-      (root + "/scripts")
-      (root + "/tests")
+      (inventoryFiles repo)
+      (repo + "/appdir")
+      (repo + "/pyproject.toml")
+      (repo + "/scripts")
+      (repo + "/tests")
     ];
   };
 
   # Every Nix file, for the formatting check.
   nix = fs.toSource {
-    inherit root;
-    fileset = fs.fileFilter (file: file.hasExt "nix") root;
+    root = repo;
+    fileset = fs.fileFilter (file: file.hasExt "nix") repo;
   };
 }

@@ -14,8 +14,13 @@
 #    whichever `mksquashfs` comes first on PATH. Only nixpkgs' squashfsTools
 #    (4.7.x) clamps every time stamp to SOURCE_DATE_EPOCH, which Nix sets in
 #    every build; the old one would make the output depend on the build time.
-#    The bundled copy is deleted and appimagetool is wrapped with
-#    squashfsTools first on its PATH.
+#    The bundled copy is replaced by nixpkgs' (through mksquashfs.sh), which
+#    comes first on appimagetool's PATH.
+# 4. appimagetool 10 ignores mksquashfs's exit status: a failed mksquashfs
+#    gave a bare runtime and a success. mksquashfs.sh (first on its PATH) notes
+#    a failure and appimagetool.sh, the `appimagetool` this package installs,
+#    fails loudly on that note. tests/nix runs both scripts with a failing
+#    mksquashfs.
 #
 # The tool's embedded runtime is the classic one (it dlopens libfuse.so.2 on
 # the target host); cryptic-net never uses it: nix/host.nix always passes
@@ -23,9 +28,9 @@
 {
   lib,
   stdenv,
+  runtimeShell,
   callPackage,
   fetchurl,
-  makeWrapper,
   squashfsTools,
   nix-bundle,
 }:
@@ -54,14 +59,22 @@ fromNixBundle.overrideAttrs (old: {
     hash = "sha256-L4pi+K0aStlggTK8Rn1sw/LJSOxWl6V7mD4oJOmK6w8=";
   };
 
-  nativeBuildInputs = (old.nativeBuildInputs or [ ]) ++ [ makeWrapper ];
-
   # nix-bundle's installPhase does not run the postInstall hook, so the repair
   # is appended to the phase itself.
   installPhase = old.installPhase + ''
+    # The real tool stays beside the files it came with, under makeWrapper's
+    # name for a wrapped program; nixpkgs' mksquashfs (checked) replaces the
+    # bundled one there.
+    mv "$out/bin/appimagetool" "$out/bin/.appimagetool-wrapped"
     rm -f "$out/bin/mksquashfs"
-    wrapProgram "$out/bin/appimagetool" \
-      --prefix PATH : ${lib.makeBinPath [ squashfsTools ]}
+    substitute ${./mksquashfs.sh} "$out/bin/mksquashfs" \
+      --subst-var-by shell ${runtimeShell} \
+      --subst-var-by mksquashfs ${lib.getExe' squashfsTools "mksquashfs"}
+    substitute ${./appimagetool.sh} "$out/bin/appimagetool" \
+      --subst-var-by shell ${runtimeShell} \
+      --subst-var-by bin "$out/bin" \
+      --subst-var-by appimagetool "$out/bin/.appimagetool-wrapped"
+    chmod +x "$out/bin/mksquashfs" "$out/bin/appimagetool"
   '';
 
   meta = {

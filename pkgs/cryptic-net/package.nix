@@ -1,9 +1,9 @@
 # The Python glue (`cryptic-net validate | render | appdir | init | new-host`),
 # packaged from the repository's pyproject.toml; the version is read from it.
 #
-# The source is only pyproject.toml and scripts/ (lib.fileset), so editing the
-# README, the tests or the inventory does not rebuild it, and so does not
-# rebuild anything that depends on it.
+# The source is only pyproject.toml, scripts/ and appdir/ (lib.fileset), so
+# editing the README, the tests or the inventory does not rebuild it, and so
+# does not rebuild anything that depends on it.
 {
   lib,
   python3Packages,
@@ -23,6 +23,9 @@ python3Packages.buildPythonApplication {
     fileset = lib.fileset.unions [
       (root + "/pyproject.toml")
       (root + "/scripts")
+      # The AppDir template: scripts/cryptic_net/appdir-template links here, and
+      # the wheel carries the files (pyproject.toml's package-data).
+      (root + "/appdir")
     ];
   };
 
@@ -39,6 +42,13 @@ python3Packages.buildPythonApplication {
     pyyaml
     jsonschema
   ];
+
+  # The AppDir template is data that `cryptic-net appdir` copies (and gives its
+  # modes); an executable AppRun here would have its `#!/bin/sh` rewritten to a
+  # store path by the fixup phase's patchShebangs, and every AppImage with it.
+  postInstall = ''
+    chmod a-x "$out/${python3Packages.python.sitePackages}/cryptic_net/appdir-template/AppRun"
+  '';
 
   # The test suite needs the tests/ tree and the example inventory; it runs as
   # the `pytest` flake check (nix/checks/pytest.nix) instead.

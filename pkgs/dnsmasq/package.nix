@@ -30,7 +30,11 @@
 }:
 
 (dnsmasq.override { dbusSupport = false; }).overrideAttrs (old: {
-  pname = "dnsmasq-static";
+  # pname stays nixpkgs' "dnsmasq": under pkgsStatic, mkDerivation itself
+  # appends "-static" to a name made from pname and version (stdenvStaticMarker
+  # in pkgs/stdenv/generic/make-derivation.nix), so the package is named
+  # dnsmasq-static-<version>; a pname of "dnsmasq-static" would give
+  # dnsmasq-static-static-<version>.
 
   # Replaces nixpkgs' `COPTS=-DHAVE_IDN -DHAVE_DNSSEC ...`: build with dnsmasq's
   # compiled-in defaults only.

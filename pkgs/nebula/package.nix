@@ -4,18 +4,24 @@
 # against the host's libc. `withPkcs11 = false` drops the pkcs11 build tag and
 # sets CGO_ENABLED=0 in the recipe itself, so the Go linker produces a static
 # binary. Go may still choose a position-independent (dynamically loaded)
-# executable: buildGoModule adds `-buildmode=pie` whenever the `pie` hardening
-# flag is on, and some platforms default to PIE, which briefly made CGO-off
-# binaries carry an ELF interpreter. Both are ruled out here, and the `static`
-# flake check proves there is no INTERP header and no DT_NEEDED entry.
+# executable on some platforms, which briefly made CGO-off binaries carry an
+# ELF interpreter: `-buildmode=exe` rules that out, and the `static` flake check
+# proves there is no INTERP header and no DT_NEEDED entry.
+#
+# No `hardeningDisable = [ "pie" ]`: nixpkgs removed the `pie` hardening flag
+# (NixOS/nixpkgs#442510, its uses in #449771). Read in the stored nixpkgs
+# sources: pkgs/stdenv/generic/make-derivation.nix (the version without "pie"
+# in knownHardeningFlags) aborts on any flag not in that list
+# ("mkDerivation was called with unsupported hardening flags"), and
+# pkgs/build-support/go/module.nix only ever added `-buildmode=pie` when
+# NIX_HARDENING_ENABLE contained "pie" (at 010277de), which can no longer
+# happen. tests/nix/mock refuses the flag too.
 {
   nebula,
 }:
 
 (nebula.override { withPkcs11 = false; }).overrideAttrs (old: {
   pname = "nebula-static";
-
-  hardeningDisable = (old.hardeningDisable or [ ]) ++ [ "pie" ];
 
   # GOFLAGS is read from the environment by `go install` in buildPhase; a later
   # -buildmode wins over any earlier one.

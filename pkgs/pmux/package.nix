@@ -28,8 +28,8 @@ buildGoModule {
   # No C at all: the Go linker then writes a static executable.
   env.CGO_ENABLED = 0;
 
-  # Same reasoning as pkgs/nebula: never a PIE, so never an ELF interpreter.
-  hardeningDisable = [ "pie" ];
+  # Same reasoning as pkgs/nebula: never a PIE, so never an ELF interpreter
+  # (and no `pie` hardening flag: nixpkgs no longer knows it).
   preBuild = ''
     export GOFLAGS="$GOFLAGS -buildmode=exe"
   '';
