@@ -1,9 +1,10 @@
-"""The per-host build, outside Nix: nix/build-host.sh is the file nix/host.nix runs.
+"""The network's build, outside Nix: nix/build.sh is the file nix/description.nix and
+nix/host.nix run (`describe` once, then `host` per host).
 
 The inventory is copied from exactly the file list the Nix source filter uses
 (nix/inventory-files.nix), so a file the glue reads but the filter leaves out fails here, offline.
 Debian's nebula, nebula-cert and dnsmasq stand in for the static builds, and appimagetool is a
-recording stub (the real one is a Nix build; the integration tests pack real AppImages).
+recording stub (tests/nix/test_nix_template.py packs a real AppImage with the same script).
 """
 
 from __future__ import annotations
@@ -45,18 +46,19 @@ def hosts() -> list[str]:
     return sorted(p.stem for p in (REPO / "hosts").glob("*.yml") if not p.name.startswith("."))
 
 
-def inventory_copy(dest: Path) -> Path:
+def inventory_copy(dest: Path, source: Path = REPO) -> Path:
+    """Exactly the files nix/sources.nix gives the build, by nix/inventory-files.nix."""
     spec = instantiate_eval("import ./nix/inventory-files.nix", REPO)
+    dest.mkdir(parents=True, exist_ok=True)
     for rel in spec["files"]:
-        target = dest / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / rel, target)
-    for rel in spec["dirs"]:
-        shutil.copytree(REPO / rel, dest / rel, symlinks=True)
-    hosts_dir = REPO / spec["hostsDir"]
+        shutil.copy2(source / rel, dest / rel)
+    for path in sorted(source.iterdir()):
+        if path.is_file() and not path.is_symlink() and path.suffix.lstrip(".") in spec["rootExtensions"]:
+            shutil.copy2(path, dest / path.name)
+    hosts_dir = source / spec["hostsDir"]
     for path in sorted(hosts_dir.rglob("*")):
         if path.is_file() and path.suffix.lstrip(".") in spec["hostExtensions"]:
-            target = dest / path.relative_to(REPO)
+            target = dest / path.relative_to(source)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, target)
     return dest
@@ -95,32 +97,59 @@ def tools_dir(dest: Path) -> Path:
     return dest
 
 
+def recipe(args: list[str], cwd: Path, tools: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+    """nix/build.sh as the Nix build runs it: the glue first on PATH, Nix's SOURCE_DATE_EPOCH."""
+    env = {
+        **os.environ,
+        "PATH": f"{tools}:{os.environ.get('PATH', '')}",
+        "SOURCE_DATE_EPOCH": str(NIX_SOURCE_DATE_EPOCH),
+        **extra,
+    }
+    env.pop("ARCH", None)
+    return subprocess.run(
+        ["sh", str(REPO / "nix" / "build.sh"), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def describe(tmp: Path, root: Path, tools: Path) -> Path:
+    """The network's derivation (nix/description.nix): `build.sh describe`, in its own directory."""
+    work = tmp / "describe"
+    work.mkdir(parents=True)
+    out = tmp / "description" / "network.json"
+    proc = recipe(["describe", str(root), str(out)], work, tools)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return out
+
+
 def build(tmp: Path, host: str, root: Path | None = None) -> tuple[Path, dict, Path]:
     tmp.mkdir(parents=True)
     root = root or inventory_copy(tmp / "src")
     bins = bin_dir(tmp / "static-bin")
     tools = tools_dir(tmp / "tools")
+    description = describe(tmp, root, tools)
     runtime = tmp / "runtime"
     runtime.write_bytes(RUNTIME_BYTES)
     work = tmp / "work"
     work.mkdir()
     out = tmp / "out" / "bin" / f"cryptic-net-{host}"
     record = tmp / "record.json"
-    env = {
-        **os.environ,
-        "PATH": f"{tools}:{os.environ.get('PATH', '')}",
-        "SOURCE_DATE_EPOCH": str(NIX_SOURCE_DATE_EPOCH),
-        "RECORD": str(record),
-    }
-    env.pop("ARCH", None)
-    proc = subprocess.run(
-        ["sh", str(REPO / "nix" / "build-host.sh"), host, str(root), str(bins), str(runtime), str(out)],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    args = ["host", host, str(root), str(description), str(bins), str(runtime), str(out)]
+    # Rendering from the description reads no certificate with nebula-cert: one that fails
+    # comes first on PATH for this step.
+    poison = tmp / "poison"
+    poison.mkdir()
+    (poison / "nebula-cert").write_text(
+        "#!/bin/sh\necho nebula-cert was run >&2\nexit 99\n", encoding="utf-8"
+    )
+    (poison / "nebula-cert").chmod(0o755)
+    proc = recipe(
+        args, work, tools, RECORD=str(record), PATH=f"{poison}:{tools}:{os.environ.get('PATH', '')}"
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert out.read_bytes() == RUNTIME_BYTES
@@ -138,15 +167,20 @@ def tree(root: Path) -> dict[str, tuple[str, int, int, bytes]]:
 
 
 def test_discovery() -> None:
-    names = instantiate_eval("builtins.attrNames (import ./hosts { buildHost = h: h; })", REPO)
+    names = instantiate_eval(
+        "builtins.attrNames (import ./nix/hosts.nix { dir = ./hosts; buildHost = h: h; })", REPO
+    )
     assert [n.removeprefix("host-") for n in names] == hosts()
     assert {"lighthouse", "alpha", "beta"} <= set(hosts())
 
 
-def test_host_nix_runs_this_script() -> None:
+def test_nix_runs_this_script() -> None:
     text = (REPO / "nix" / "host.nix").read_text(encoding="utf-8")
-    assert "${./build-host.sh}" in text
+    assert "sh ${./build.sh} host " in text
+    assert "${description}/network.json" in text
     assert '"$out/bin/cryptic-net-${host}"' in text
+    text = (REPO / "nix" / "description.nix").read_text(encoding="utf-8")
+    assert 'sh ${./build.sh} describe . "$out/network.json"' in text
 
 
 @pytest.mark.parametrize("host", hosts())
@@ -224,3 +258,90 @@ def test_appdir_mentions_no_build_path(tmp_path: Path) -> None:
     for rel, (kind, _, _, data) in tree(appdir).items():
         if kind == "f" and not rel.startswith("bin/"):
             assert str(tmp_path).encode() not in data, rel
+
+
+def test_host_reads_only_its_own_files(tmp_path: Path) -> None:
+    """After `describe`, a host renders with every other host's certificate and key gone."""
+    tmp = tmp_path / "b"
+    tmp.mkdir()
+    root = inventory_copy(tmp / "src")
+    tools = tools_dir(tmp / "tools")
+    description = describe(tmp, root, tools)
+    for path in (root / "hosts").iterdir():
+        if path.suffix in {".crt", ".key", ".yml"} and path.stem != "beta":
+            path.unlink()
+    appdir = tmp / "AppDir"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cryptic_net",
+            "appdir",
+            "beta",
+            "--root",
+            str(root),
+            "--description",
+            str(description),
+            "--bin-dir",
+            str(bin_dir(tmp / "bin")),
+            "--out",
+            str(appdir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    hosts = (appdir / "etc" / "dnsmasq" / "hosts").read_text(encoding="utf-8")
+    # Every host's DNS record is still there: it came from the description.
+    for name in ("lighthouse", "alpha", "beta"):
+        assert f" {name}.example.internal" in hosts
+
+
+def test_a_changed_certificate_is_refused(tmp_path: Path) -> None:
+    """A description never renders with files other than those it validated."""
+    tmp = tmp_path / "b"
+    tmp.mkdir()
+    root = inventory_copy(tmp / "src")
+    tools = tools_dir(tmp / "tools")
+    description = describe(tmp, root, tools)
+    shutil.copy2(root / "hosts" / "alpha.crt", root / "hosts" / "beta.crt")
+    out = tmp / "AppDir"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cryptic_net",
+            "appdir",
+            "beta",
+            "--root",
+            str(root),
+            "--description",
+            str(description),
+            "--bin-dir",
+            str(bin_dir(tmp / "bin")),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"cryptic-net: error: {description}: hosts/beta.crt: differs from the file that was validated "
+        "(run `cryptic-net describe` again on this inventory)\n"
+    )
+    assert not out.exists()
+
+
+def test_description_mentions_no_build_path(tmp_path: Path) -> None:
+    tmp = tmp_path / "b"
+    tmp.mkdir()
+    root = inventory_copy(tmp / "src")
+    description = describe(tmp, root, tools_dir(tmp / "tools"))
+    text = description.read_text(encoding="utf-8")
+    assert str(tmp_path) not in text
+    assert json.loads(text)["network"]["ca"]["path"] == "ca.crt"

@@ -89,12 +89,32 @@ def test_host_builder(flake: dict[str, Any]) -> None:
         assert drv["attrs"]["allowedReferences"] == []
         assert drv["attrs"]["dontFixup"] is True
         script = drv["attrs"]["buildPhase"]
-        assert "-build-host.sh " in script
+        assert f"-build.sh host '{name}' . " in script
         assert f'"$out/bin/cryptic-net-{name}"' in script
-        # The static binaries go into the bundle; the static nebula is also the one on PATH.
+        # Rendered from the network's one description, validated once.
+        description = flake["checks"]["x86_64-linux"]["validate"]
+        assert f"{description['path']}/network.json" in script
+        # The static binaries go into the bundle; no nebula-cert runs in a host's build.
         for part in ("nebula", "dnsmasq", "pmux", "appimage-runtime"):
             assert flake["packages"]["x86_64-linux"][part]["path"] in script
-        assert flake["packages"]["x86_64-linux"]["nebula"]["path"] in drv["attrs"]["nativeBuildInputs"]
+        assert flake["packages"]["x86_64-linux"]["nebula"]["path"] not in drv["attrs"]["nativeBuildInputs"]
+
+
+def test_description_is_the_validate_check(flake: dict[str, Any]) -> None:
+    for system in ("x86_64-linux", "aarch64-linux"):
+        drv = flake["checks"][system]["validate"]
+        assert drv["name"] == f"cryptic-net-description-{pyproject_version()}"
+        assert '-build.sh describe . "$out/network.json"' in drv["attrs"]["buildPhase"]
+        # `describe` runs the shipped nebula-cert on every certificate.
+        assert flake["packages"][system]["nebula"]["path"] in drv["attrs"]["nativeBuildInputs"]
+        assert drv["attrs"]["allowedReferences"] == []
+
+
+def test_library_and_template(flake: dict[str, Any]) -> None:
+    assert flake["lib"] == ["mkNetwork"]
+    template = flake["templates"]["default"]
+    assert template["path"] == str(REPO / "templates" / "default")
+    assert "cryptic-net init" in template["welcomeText"]
 
 
 def test_static_parts(flake: dict[str, Any]) -> None:
@@ -102,13 +122,17 @@ def test_static_parts(flake: dict[str, Any]) -> None:
     nebula = pkgs["nebula"]["attrs"]
     assert nebula["env"]["CGO_ENABLED"] == 0
     assert nebula["tags"] == []
-    assert "pie" in nebula["hardeningDisable"]
+    # nixpkgs removed the `pie` hardening flag; -buildmode=exe keeps Go from making a PIE.
+    assert "pie" not in nebula.get("hardeningDisable", [])
     assert "-buildmode=exe" in nebula["preBuild"]
     pmux = pkgs["pmux"]["attrs"]
     assert pmux["env"]["CGO_ENABLED"] == 0
+    assert "pie" not in pmux.get("hardeningDisable", [])
     assert "-buildmode=exe" in pmux["preBuild"]
-    # C code is built with pkgsStatic; dnsmasq without any optional library.
+    # C code is built with pkgsStatic; dnsmasq without any optional library. pkgsStatic
+    # itself adds "-static" to the name, once.
     assert pkgs["dnsmasq"]["isStatic"] is True
+    assert pkgs["dnsmasq"]["name"] == "dnsmasq-static-2.92"
     assert pkgs["dnsmasq"]["attrs"]["buildInputs"] == []
     assert pkgs["dnsmasq"]["attrs"]["preBuild"] == ""
     assert pkgs["appimage-runtime"]["isStatic"] is True
@@ -120,7 +144,11 @@ def test_appimagetool_repairs(flake: dict[str, Any]) -> None:
     # nix-bundle's own phase ran (stdenv.glibc resolved through our shim), then ours.
     assert "-glibc" in install
     assert 'rm -f "$out/bin/mksquashfs"' in install
-    assert "--prefix PATH : /nix/store/" in install
+    assert (
+        "--subst-var-by mksquashfs /nix/store/00000000000000000000000000000000-squashfsTools/bin/mksquashfs"
+        in install
+    )
+    assert '--subst-var-by appimagetool "$out/bin/.appimagetool-wrapped"' in install
     assert install.index("patchelf") < install.index("rm -f")
     assert tool["meta"]["platforms"] == ["x86_64-linux"]
 
@@ -149,4 +177,6 @@ def test_pytest_check_selects_like_tests_run(flake: dict[str, Any]) -> None:
         for host in ("lighthouse", "alpha", "beta"):
             assert f"'{host}'" in attrs["buildCommand"] or f" {host}" in attrs["buildCommand"]
         assert "nebula -test -config etc/nebula/nebula.yml" in attrs["buildCommand"]
+        description = flake["checks"][system]["validate"]["path"]
+        assert f"--description {description}/network.json" in attrs["buildCommand"]
         assert "dnsmasq --test --conf-file=etc/dnsmasq/dnsmasq.conf" in attrs["buildCommand"]

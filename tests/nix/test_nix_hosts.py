@@ -1,4 +1,4 @@
-"""hosts/default.nix: one `host-<name>` per hosts/<name>.yml, with builtins only.
+"""nix/hosts.nix: one `host-<name>` per hosts/<name>.yml, with builtins only.
 
 Evaluated with a stub builder and no nixpkgs, both with `nix-instantiate --eval` and with plain
 `nix eval`, on the repository and on temporary copies with hosts added or decoys present.
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.nix
 
 # The per-host builder is replaced by a stub that only records its argument.
-STUB = "import ./hosts {{ buildHost = host: {{ stub = true; inherit host; }}; }}"
+STUB = "import ./nix/hosts.nix {{ dir = ./hosts; buildHost = host: {{ stub = true; inherit host; }}; }}"
 
 EVALUATORS: dict[str, Callable[[str, Path], Any]] = {
     "nix-instantiate": instantiate_eval,
@@ -36,7 +36,8 @@ def expected(root: Path) -> dict[str, Any]:
 def hosts_copy(tmp_path: Path) -> Path:
     root = tmp_path / "repo"
     (root / "hosts").mkdir(parents=True)
-    shutil.copy2(REPO / "hosts" / "default.nix", root / "hosts" / "default.nix")
+    (root / "nix").mkdir()
+    shutil.copy2(REPO / "nix" / "hosts.nix", root / "nix" / "hosts.nix")
     for path in (REPO / "hosts").glob("*.yml"):
         shutil.copy2(path, root / "hosts" / path.name)
     return root
@@ -77,12 +78,22 @@ def test_only_yml_files_count(tmp_path: Path, evaluate: Callable[[str, Path], An
 def test_builder_is_called_lazily(tmp_path: Path, evaluate: Callable[[str, Path], Any]) -> None:
     """Listing the outputs builds nothing: a broken host only fails when it is asked for."""
     root = hosts_copy(tmp_path)
-    expr = 'builtins.attrNames (import ./hosts { buildHost = host: throw "built ${host}"; })'
+    expr = (
+        "builtins.attrNames (import ./nix/hosts.nix"
+        ' { dir = ./hosts; buildHost = host: throw "built ${host}"; })'
+    )
     assert evaluate(expr, root) == sorted(expected(root))
 
 
+def test_no_hosts_directory_no_hosts(tmp_path: Path, evaluate: Callable[[str, Path], Any]) -> None:
+    """Right after `nix flake init` there is no hosts/ yet: no outputs, no error."""
+    root = hosts_copy(tmp_path)
+    shutil.rmtree(root / "hosts")
+    assert evaluate(STUB.format(), root) == {}
+
+
 def test_no_nixpkgs_and_no_yaml_parsing() -> None:
-    text = (REPO / "hosts" / "default.nix").read_text(encoding="utf-8")
+    text = (REPO / "nix" / "hosts.nix").read_text(encoding="utf-8")
     code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     for forbidden in ("<nixpkgs>", "import-from", "fromYAML", "lib.", "pkgs", "readFile", "fetch"):
         assert forbidden not in code

@@ -15,7 +15,13 @@ def nix_files() -> list[str]:
 
 def test_there_are_nix_files() -> None:
     files = nix_files()
-    for expected in ("flake.nix", "hosts/default.nix", "nix/host.nix", "nix/packages.nix"):
+    for expected in (
+        "flake.nix",
+        "nix/hosts.nix",
+        "nix/host.nix",
+        "nix/mk-network.nix",
+        "templates/default/flake.nix",
+    ):
         assert expected in files
 
 

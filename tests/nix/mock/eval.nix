@@ -1,7 +1,14 @@
 # The flake's outputs, evaluated against the mock nixpkgs (see README.md),
-# reduced to JSON-friendly descriptions that tests/nix/test_nix_flake_eval.py
-# inspects. Builtins only.
-{ repo }:
+# reduced to JSON-friendly descriptions that tests/nix inspects. Builtins only.
+#
+#   repo     this repository (its flake.nix)
+#   network  optional: a directory holding a network's flake.nix made from
+#            templates/default, evaluated with this repository's flake as its
+#            `cryptic-net` input, instead of this repository's own outputs
+{
+  repo,
+  network ? null,
+}:
 
 let
   lib = import ./lib.nix;
@@ -16,13 +23,23 @@ let
   };
 
   flake = import (repo + "/flake.nix");
-  outputs = flake.outputs {
-    self = outputs // {
+  project = flake.outputs {
+    self = project // {
       outPath = toString repo;
     };
     inherit nixpkgs;
     nix-bundle = toString ./nix-bundle;
   };
+
+  networkFlake = import (network + "/flake.nix");
+  networkOutputs = networkFlake.outputs {
+    self = networkOutputs // {
+      outPath = toString network;
+    };
+    cryptic-net = project;
+  };
+
+  outputs = if network == null then project else networkOutputs;
 
   # Values as JSON can carry them: derivations become their outPath, functions
   # a marker; depth-limited because derivations refer to each other.
@@ -55,6 +72,14 @@ in
   packages = perSystem (builtins.mapAttrs (_: describe)) outputs.packages;
   checks = perSystem (builtins.mapAttrs (_: describe)) outputs.checks;
   devShells = perSystem (builtins.mapAttrs (_: describe)) outputs.devShells;
+  inherit (outputs) apps;
+  outputNames = builtins.attrNames outputs;
+}
+// lib.optionalAttrs (network == null) {
   formatter = perSystem (drv: drv.name) outputs.formatter;
-  apps = outputs.apps;
+  lib = builtins.attrNames outputs.lib;
+  templates = builtins.mapAttrs (_: t: {
+    path = toString t.path;
+    inherit (t) description welcomeText;
+  }) outputs.templates;
 }

@@ -46,6 +46,8 @@ let
         ) (attrNames set)
       );
     inherit (builtins) mapAttrs attrValues any all;
+    # Sees through nixpkgs' `override` (lib.mirrorFunctionArgs) as the real one does.
+    functionArgs = f: f.__functionArgs or (builtins.functionArgs f);
     hasSuffix =
       suffix: s:
       let

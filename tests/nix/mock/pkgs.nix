@@ -20,17 +20,53 @@ let
     isStatic = static;
   };
 
+  # nixpkgs' knownHardeningFlags (pkgs/stdenv/generic/make-derivation.nix, the
+  # version after NixOS/nixpkgs#442510 and #449771 removed "pie"): any other
+  # flag aborts the evaluation there, so it throws here.
+  knownHardeningFlags = [
+    "bindnow"
+    "format"
+    "fortify"
+    "fortify3"
+    "strictflexarrays1"
+    "strictflexarrays3"
+    "shadowstack"
+    "nostrictaliasing"
+    "pacret"
+    "pic"
+    "relro"
+    "stackprotector"
+    "glibcxxassertions"
+    "libcxxhardeningfast"
+    "libcxxhardeningextensive"
+    "stackclashprotection"
+    "strictoverflow"
+    "trivialautovarinit"
+    "zerocallusedregs"
+  ];
+  checkHardening =
+    attrs:
+    let
+      given = (attrs.hardeningEnable or [ ]) ++ (attrs.hardeningDisable or [ ]);
+      unknown = filter (flag: flag != "all" && !(builtins.elem flag knownHardeningFlags)) given;
+    in
+    if unknown != [ ] then
+      throw "mkDerivation was called with unsupported hardening flags: ${toString unknown}"
+    else
+      attrs;
+
   # mkDerivation: an attribute set that looks enough like a derivation, keeps
   # its arguments (drvAttrs) and supports overrideAttrs with either an
-  # attribute set, `prev: { ... }` or `final: prev: { ... }`.
+  # attribute set, `prev: { ... }` or `final: prev: { ... }`. As nixpkgs'
+  # (stdenvStaticMarker), a static build appends "-static" to pname.
   mkDerivation =
     argsOrFn:
     let
-      attrs = if isFunction argsOrFn then argsOrFn attrs else argsOrFn;
+      attrs = checkHardening (if isFunction argsOrFn then argsOrFn attrs else argsOrFn);
       name =
         attrs.name or (
           if attrs ? pname && attrs ? version then
-            "${attrs.pname}-${attrs.version}"
+            "${attrs.pname}${if static then "-static" else ""}-${attrs.version}"
           else
             throw "mkDerivation: neither name nor pname and version"
         );
@@ -41,7 +77,7 @@ let
     // {
       type = "derivation";
       inherit name;
-      outPath = "/nix/store/00000000000000000000000000000000-${if static then "static-" else ""}${name}";
+      outPath = "/nix/store/00000000000000000000000000000000-${name}";
       drvAttrs = attrs;
       meta = attrs.meta or { };
       isStatic = static;
@@ -54,15 +90,16 @@ let
         mkDerivation (attrs // change);
     };
 
-  # As in nixpkgs, `override` reports the recipe's arguments to lib.functionArgs
-  # (lib.mirrorFunctionArgs), so a caller can pick an argument name by asking.
+  # Like nixpkgs' makeOverridable: `override` takes only the arguments the
+  # recipe declares (an unknown one is an error, as calling the function with
+  # it is), and lib.functionArgs sees them (nixpkgs: lib.mirrorFunctionArgs).
   makeOverridable =
     f: args:
     f args
     // {
       override = {
-        __functionArgs = functionArgs f;
         __functor = _: more: makeOverridable f (args // more);
+        __functionArgs = functionArgs f;
       };
     };
 
@@ -107,6 +144,7 @@ let
       args;
 
   python3Packages = {
+    python.sitePackages = "lib/python3.13/site-packages";
     buildPythonApplication =
       args:
       if !(args.pyproject or false) then
@@ -133,6 +171,7 @@ let
       python3Packages
       ;
     stdenvNoCC = stdenv;
+    runtimeShell = "/nix/store/00000000000000000000000000000000-bash/bin/bash";
     pkgsStatic = import ./pkgs.nix {
       inherit lib system;
       static = true;
@@ -212,14 +251,18 @@ let
       version = "3.17";
       preConfigure = "substituteInPlace lib/mount_util.c --replace-fail /bin/mount /nix/store/x-util-linux/bin/mount";
     };
+    # pkgs/by-name/sq/squashfuse/package.nix: its FUSE argument was `fuse`
+    # (0.5.2), `fuse3` (0.6.1, NixOS/nixpkgs#340410) and is `fuse` again in
+    # 0.6.3, the newest version in the stored nixpkgs sources, taken to be the
+    # pinned nixos-26.05's (a networked `nix flake check` confirms it).
     squashfuse = makeOverridable (
       {
-        fuse3 ? pkgs.fuse3,
+        fuse ? pkgs.fuse3,
       }:
       mkDerivation {
         pname = "squashfuse";
-        version = "0.6.1";
-        buildInputs = [ fuse3 ];
+        version = "0.6.3";
+        buildInputs = [ fuse ];
       }
     ) { };
   }
