@@ -5,7 +5,7 @@
 # Why this and not the seed's `make LDFLAGS=-static` against glibc:
 # - glibc's static getpwnam/getgrnam/getaddrinfo go through NSS and want the
 #   shared libraries of the very glibc they were built with at run time (the
-#   linker says so; see shared/FACTS.md, "A static dnsmasq, tried for real").
+#   linker says so; docs/nix.md, "A static dnsmasq").
 #   dnsmasq always looks its user up, even with `no-daemon`. musl reads
 #   /etc/passwd and /etc/group itself: nothing is loaded at run time.
 # - a static glibc carries paths into its own store directory (locale, gconv,

@@ -5,7 +5,8 @@
 # code.betamike.com/micropelago/pmux); a451ee6 is the last commit with code.
 # Hashes: `hash` is `nix hash path` of `git archive` of that commit; `vendorHash`
 # is `nix hash path` of the `go mod vendor` output (only dependency
-# gopkg.in/yaml.v2 v2.4.0; go.mod says go 1.16). Both from shared/FACTS.md.
+# gopkg.in/yaml.v2 v2.4.0; go.mod says go 1.16). Both pinned in nix/pins.json
+# (tests/nix/test_nix_hashes.py checks they agree).
 {
   lib,
   buildGoModule,

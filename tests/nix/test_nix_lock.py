@@ -1,14 +1,15 @@
 """flake.lock: written by hand (Nix cannot fetch here), so checked here.
 
-Format version 7 as `nix flake lock` writes it; every input locked with exactly the fields in
-shared/FACTS.md, to the values there; `original` says what flake.nix says.
+Format version 7 as `nix flake lock` writes it; every input locked with exactly the fields Nix
+writes for a github input, to the values the project pins in nix/pins.json (`flake_inputs`);
+`original` says what flake.nix says.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -16,41 +17,28 @@ from tests.nix.nixtools import REPO, instantiate_eval
 
 pytestmark = pytest.mark.nix
 
-# From shared/FACTS.md, "Pins (flake inputs)".
+LOCKED_FIELDS = ("lastModified", "narHash", "owner", "repo", "rev")
+
+
+def flake_inputs() -> dict[str, dict[str, Any]]:
+    data = json.loads((REPO / "nix" / "pins.json").read_text(encoding="utf-8"))
+    return data["flake_inputs"]
+
+
 PINS = {
-    "nixpkgs": {
-        "lastModified": 1791426274,
-        "narHash": "sha256-MWhktfFtFE8Jl7bf9Pkp7TR5MSdYCjCswSo0Gkb4ywc=",
-        "owner": "NixOS",
-        "repo": "nixpkgs",
-        "rev": "7c8764b7c7b09b34f632464276218ef9090eaa11",
-        "type": "github",
-    },
-    "nix-bundle": {
-        "lastModified": 1626704917,
-        "narHash": "sha256-cJ73kxY5ZCPWQeQZyCSdvkBqjqJkU5wgETBNaXfqF18=",
-        "owner": "matthewbauer",
-        "repo": "nix-bundle",
-        "rev": "223f4ffc4179aa318c34dc873a08cb00090db829",
-        "type": "github",
-    },
+    name: {**{field: pin[field] for field in LOCKED_FIELDS}, "type": "github"}
+    for name, pin in flake_inputs().items()
 }
+# What flake.nix asks for: a branch (`ref`) where the pin has one, else the revision itself.
 ORIGINAL = {
-    "nixpkgs": {"owner": "NixOS", "ref": "nixos-26.05", "repo": "nixpkgs", "type": "github"},
-    "nix-bundle": {
-        "owner": "matthewbauer",
-        "repo": "nix-bundle",
-        "rev": "223f4ffc4179aa318c34dc873a08cb00090db829",
+    name: {
+        "owner": pin["owner"],
+        "repo": pin["repo"],
+        **({"ref": pin["ref"]} if "ref" in pin else {"rev": pin["rev"]}),
         "type": "github",
-    },
+    }
+    for name, pin in flake_inputs().items()
 }
-
-
-def facts_file() -> Path | None:
-    for candidate in (REPO.parent / "shared" / "FACTS.md", Path("/work/shared/FACTS.md")):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -91,14 +79,3 @@ def test_original_matches_flake_nix() -> None:
         url = f"{original['type']}:{original['owner']}/{original['repo']}/{ref}"
         assert inputs[name]["url"] == url
     assert inputs["nix-bundle"]["flake"] is False
-
-
-def test_pins_are_the_facts() -> None:
-    facts = facts_file()
-    if facts is None:
-        pytest.skip("shared/FACTS.md is not beside the repository")
-    text = facts.read_text(encoding="utf-8")
-    for pin in PINS.values():
-        for field in ("narHash", "rev", "lastModified"):
-            assert str(pin[field]) in text, f"{pin['repo']} {field} is not in FACTS.md"
-    assert "nixos-26.05" in text
