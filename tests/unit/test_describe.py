@@ -1,0 +1,179 @@
+"""`describe` and rendering from a description: same files as a full render, hostile input refused.
+
+The description is written by our own `describe` inside a Nix build, but `appdir --description`
+treats it like any other input: every value that reaches a config file is checked again for
+what the inventory's schema allows, paths stay inside the root, and the files it names must be
+the ones that were validated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from cryptic_net.appdir import packaged_template
+from cryptic_net.describe import describe, dumps, inventory_for_host
+from cryptic_net.errors import UserError
+from cryptic_net.inventory import load_inventory
+from cryptic_net.render import render_host
+from tests.conftest import HOSTS, REPO, cli
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+
+@pytest.fixture(scope="module")
+def description_data() -> dict[str, Any]:
+    return json.loads(dumps(describe(load_inventory(REPO))))
+
+
+def write(tmp_path: Path, data: dict[str, Any]) -> Path:
+    path = tmp_path / "network.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("host", HOSTS)
+def test_same_files_as_a_full_render(tmp_path: Path, description_data: dict[str, Any], host: str) -> None:
+    full = render_host(load_inventory(REPO), host)
+    described = render_host(inventory_for_host(write(tmp_path, description_data), REPO, host), host)
+    assert described == full
+
+
+def test_deterministic_and_root_free(inventory: Path, tmp_path: Path) -> None:
+    first = tmp_path / "a.json"
+    second = tmp_path / "b" / "network.json"
+    for out in (first, second):
+        proc = cli("describe", "--root", inventory, "--out", out)
+        assert proc.returncode == 0, proc.stderr
+    assert first.read_bytes() == second.read_bytes()
+    assert str(inventory) not in first.read_text(encoding="utf-8")
+    assert first.read_bytes() == dumps(describe(load_inventory(REPO))).encode()
+
+
+def test_content(description_data: dict[str, Any]) -> None:
+    d = description_data
+    assert d["cryptic-net-description"] == 1
+    assert d["network"]["name"] == "example"
+    assert d["network"]["ca"]["path"] == "ca.crt"
+    assert [h["name"] for h in d["hosts"]] == ["alpha", "beta", "lighthouse"]
+    alpha = d["hosts"][0]
+    assert alpha["ip"] == "10.42.0.2"
+    assert alpha["cert"]["path"] == "hosts/alpha.crt"
+    assert alpha["key"]["file"]["path"] == "hosts/alpha.key"
+    assert alpha["certificate"]["name"] == "alpha"
+    assert alpha["certificate"]["networks"] == ["10.42.0.2/24"]
+    assert alpha["certificate"]["issuer"] == d["network"]["certificate"]["fingerprint"]
+    assert d["lighthouses"] == ["lighthouse"]
+    assert d["relays"] == ["lighthouse"]
+    assert d["groups"]["laptop"] == ["alpha"]
+
+
+def test_invalid_inventory_writes_nothing(inventory: Path, tmp_path: Path) -> None:
+    (inventory / "hosts" / "beta.yml").write_text("ip: 10.42.0.2\n", encoding="utf-8")
+    out = tmp_path / "network.json"
+    proc = cli("describe", "--root", inventory, "--out", out)
+    assert proc.returncode == 2
+    assert "hosts/beta.yml:1:5: $.ip: 10.42.0.2 is already used by alpha" in proc.stderr
+    assert not out.exists()
+
+
+def set_path(data: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    data = json.loads(json.dumps(data))
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return data
+
+
+# (where, value, message): one hostile value each; the message names the JSON path.
+HOSTILE = [
+    (("network", "domain"), "example.internal\nserver=1.2.3.4", "$.network.domain"),
+    (("network", "name"), "ex ample", "$.network.name"),
+    (("network", "cidr"), "10.42.0.0/33", "$.network.cidr"),
+    (("network", "ca", "path"), "../../etc/shadow", "$.network.ca.path"),
+    (("network", "ca", "path"), "/etc/shadow", "$.network.ca.path"),
+    (("hosts", 0, "name"), "alpha\nx", "$.hosts[0].name"),
+    (("hosts", 0, "ip"), "10.99.0.2", "$.hosts[0].ip"),
+    (("hosts", 0, "groups"), ["admin'; rm -rf /"], "$.hosts[0].groups[0]"),
+    (("hosts", 0, "aliases"), ["WWW"], "$.hosts[0].aliases[0]"),
+    (("hosts", 0, "listen_port"), 70000, "$.hosts[0].listen_port"),
+    (("hosts", 0, "relay"), "yes", "$.hosts[0].relay"),
+    (("hosts", 0, "mtu"), True, "$.hosts[0].mtu"),
+    (("hosts", 0, "key"), {"path": "relative/host.key"}, "$.hosts[0].key.path"),
+    (("hosts", 0, "firewall", "inbound"), [{"port": 22, "evil": "x"}], "$.hosts[0].firewall.inbound[0].evil"),
+    (
+        ("hosts", 0, "firewall", "inbound"),
+        [{"port": "22\n", "host": "any"}],
+        "$.hosts[0].firewall.inbound[0].port",
+    ),
+    (("hosts", 0, "cert", "sha256"), "0" * 63, "$.hosts[0].cert.sha256"),
+]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "at"), HOSTILE, ids=[h[2] + ":" + repr(h[1])[:12] for h in HOSTILE]
+)
+def test_hostile_values_are_refused(
+    tmp_path: Path, description_data: dict[str, Any], where: tuple[Any, ...], value: Any, at: str
+) -> None:
+    path = write(tmp_path, set_path(description_data, where, value))
+    with pytest.raises(UserError, match=r"^" + re.escape(f"{path}: {at}")):
+        inventory_for_host(path, REPO, "alpha")
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: {**d, "cryptic-net-description": 2}, "not a cryptic-net network description of format 1"),
+        (lambda _d: [], "not a cryptic-net network description of format 1"),
+        (lambda d: {**d, "hosts": d["hosts"] + d["hosts"][:1]}, "$.hosts: host names repeat"),
+        (lambda d: {**d, "hosts": {}}, "$.hosts: expected a list"),
+    ],
+)
+def test_malformed_descriptions(
+    tmp_path: Path, description_data: dict[str, Any], mutate: Callable[[Any], Any], message: str
+) -> None:
+    path = write(tmp_path, mutate(description_data))
+    with pytest.raises(UserError, match=re.escape(message)):
+        inventory_for_host(path, REPO, "alpha")
+
+
+def test_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "network.json"
+    path.write_text("{", encoding="utf-8")
+    proc = cli("render", "alpha", "--root", REPO, "--description", path, "--out", tmp_path / "out")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(f"cryptic-net: error: {path}: not JSON: ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_unknown_host(tmp_path: Path, description_data: dict[str, Any]) -> None:
+    with pytest.raises(UserError, match="no host named 'gamma'"):
+        inventory_for_host(write(tmp_path, description_data), REPO, "gamma")
+
+
+def test_template_ships_with_the_glue(tmp_path: Path) -> None:
+    """`appdir` needs no --template and no appdir/ beside the inventory."""
+    template = packaged_template()
+    assert {p.name for p in template.iterdir()} >= {"AppRun", "cryptic-net.desktop", "cryptic-net.png"}
+    assert (template / "AppRun").read_bytes() == (REPO / "appdir" / "AppRun").read_bytes()
+    bins = tmp_path / "bin"
+    bins.mkdir()
+    for name in ("nebula", "nebula-cert", "dnsmasq", "pmux"):
+        (bins / name).write_text("#!/bin/sh\n", encoding="utf-8")
+        (bins / name).chmod(0o755)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    out = tmp_path / "AppDir"
+    proc = cli("appdir", "alpha", "--root", REPO, "--bin-dir", bins, "--out", out, cwd=elsewhere)
+    assert proc.returncode == 0, proc.stderr
+    assert (out / "AppRun").read_bytes() == (REPO / "appdir" / "AppRun").read_bytes()
+    # Modes are the glue's to set, whatever the installed copy has (Nix keeps it 0644).
+    assert (out / "AppRun").stat().st_mode & 0o777 == 0o755
+    assert (out / "cryptic-net.desktop").stat().st_mode & 0o777 == 0o644
