@@ -23,7 +23,6 @@ import hashlib
 import ipaddress
 import json
 import re
-from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from cryptic_net import __version__, certs
@@ -32,6 +31,7 @@ from cryptic_net.inventory import RULE_SELECTORS, Firewall, Host, Inventory, Net
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from pathlib import Path
 
     from cryptic_net.certs import CertInfo
 
@@ -237,10 +237,14 @@ class _Reader:
         ref = self.obj(self.field(obj, at, key), f"{at}.{key}")
         rel = self.field(ref, f"{at}.{key}", "path")
         digest = self.string(ref, f"{at}.{key}", "sha256", SHA256)
-        pure = PurePosixPath(rel) if isinstance(rel, str) else None
-        if pure is None or pure.is_absolute() or ".." in pure.parts or not FILE_NAME.fullmatch(str(rel)):
+        if (
+            not isinstance(rel, str)
+            or not FILE_NAME.fullmatch(rel)
+            or rel.startswith("/")
+            or ".." in rel.split("/")
+        ):
             raise self.fail(f"{at}.{key}.path", f"{rel!r} is not a path inside the inventory")
-        return root / pure, digest
+        return root / rel, digest
 
 
 def read_description(path: Path) -> dict[str, Any]:
