@@ -44,36 +44,37 @@ let
     meta.description = "cryptic-net CLI: init, new-host, renew, validate, describe, render, appdir";
   };
 in
-if !builtins.isPath root then
-  throw "lib.mkNetwork: root must be a path (the inventory directory, e.g. ./.), not ${builtins.typeOf root}"
-else if unknown != [ ] then
-  throw "lib.mkNetwork: unsupported system(s) ${toString unknown} (supported: ${toString (builtins.attrNames toolchain)})"
-else
-  {
-    packages = forSystems (system: network.${system}.hosts);
+assert
+  builtins.isPath root
+  || throw "lib.mkNetwork: root must be a path (the inventory directory, e.g. ./.), not a ${builtins.typeOf root}";
+assert
+  unknown == [ ]
+  || throw "lib.mkNetwork: unsupported system(s) ${toString unknown} (supported: ${toString (builtins.attrNames toolchain)})";
+{
+  packages = forSystems (system: network.${system}.hosts);
 
-    # Every host AppImage is a check too (as in nix-community/disko:
-    # checks = packages // tests).
-    checks = forSystems (system: network.${system}.hosts // network.${system}.checks);
+  # Every host AppImage is a check too (as in nix-community/disko:
+  # checks = packages // tests).
+  checks = forSystems (system: network.${system}.hosts // network.${system}.checks);
 
-    apps = forSystems (system: {
-      default = glue system;
-      cryptic-net = glue system;
-    });
+  apps = forSystems (system: {
+    default = glue system;
+    cryptic-net = glue system;
+  });
 
-    devShells = forSystems (
-      system:
-      let
-        inherit (toolchain.${system}) pkgs parts;
-      in
-      {
-        default = pkgs.mkShell {
-          packages = [
-            parts.cryptic-net
-            # nebula-cert, which `init`, `new-host` and `validate` run.
-            parts.nebula
-          ];
-        };
-      }
-    );
-  }
+  devShells = forSystems (
+    system:
+    let
+      inherit (toolchain.${system}) pkgs parts;
+    in
+    {
+      default = pkgs.mkShell {
+        packages = [
+          parts.cryptic-net
+          # nebula-cert, which `init`, `new-host` and `validate` run.
+          parts.nebula
+        ];
+      };
+    }
+  );
+}

@@ -23,14 +23,7 @@ let
   };
 
   buildHost = pkgs.callPackage ./host.nix {
-    inherit (parts)
-      cryptic-net
-      nebula
-      dnsmasq
-      pmux
-      appimagetool
-      appimage-runtime
-      ;
+    inherit (parts) cryptic-net nebula dnsmasq pmux appimagetool appimage-runtime;
     inherit inventory description;
   };
 
@@ -49,11 +42,6 @@ in
   hosts = available hosts;
   checks = import ./network-checks.nix {
     inherit (pkgs) lib runCommand;
-    inherit
-      parts
-      inventory
-      description
-      hostNames
-      ;
+    inherit parts inventory description hostNames;
   };
 }

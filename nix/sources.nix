@@ -17,30 +17,28 @@ let
     root:
     let
       top = builtins.readDir root;
-      rootFiles = builtins.filter (
-        name: top.${name} == "regular" && hasExt spec.rootExtensions name
-      ) (builtins.attrNames top);
+      isRootFile = name: top.${name} == "regular" && hasExt spec.rootExtensions name;
+      rootFiles = builtins.filter isRootFile (builtins.attrNames top);
       hostsDir = root + "/${spec.hostsDir}";
+      hostFiles = fs.fileFilter (file: lib.any file.hasExt spec.hostExtensions) hostsDir;
     in
     fs.unions (
       map (path: root + "/${path}") (spec.files ++ rootFiles)
       # Right after `nix flake init` there is no hosts/ yet.
-      ++ lib.optional (builtins.pathExists hostsDir) (
-        fs.fileFilter (file: lib.any file.hasExt spec.hostExtensions) hostsDir
-      )
+      ++ lib.optional (builtins.pathExists hostsDir) hostFiles
     );
 in
 {
   # Input of the network's description and of every host AppImage.
   inventory =
     root:
-    if !builtins.pathExists (root + "/network.yml") then
-      throw "cryptic-net: ${toString root} has no network.yml yet: run `cryptic-net init` (in `nix develop`) and `git add` what it writes"
-    else
-      fs.toSource {
-        inherit root;
-        fileset = inventoryFiles root;
-      };
+    assert
+      builtins.pathExists (root + "/network.yml")
+      || throw "cryptic-net: ${toString root} has no network.yml yet: run `cryptic-net init` (in `nix develop`) and `git add` what it writes";
+    fs.toSource {
+      inherit root;
+      fileset = inventoryFiles root;
+    };
 
   # Input of the pytest check: the glue, its tests and the example inventory.
   tests = fs.toSource {
