@@ -1,12 +1,12 @@
 """Glue time to produce every host's AppDir of a network: validate per host vs once per network.
 
 For generated networks (bench/gen.py, real certificates) of 10, 100 and 1,000 hosts, prints a
-Markdown table of the CPU time (user + system, of the glue and the nebula-cert it runs) the glue
+Markdown table of the CPU time (user + system, of the glue and anything it runs) the glue
 spends, as the Nix build runs it (one process per step). CPU time, not wall time: the number
 stays meaningful on a shared machine, and with one core per build it is the wall time too.
 
 - today's way (before issue 7): `cryptic-net appdir HOST --root R` once per host; each run
-  validates the whole inventory, two `nebula-cert` runs per host included. Where running it for
+  validates the whole inventory, every certificate included. Where running it for
   every host would take too long (`--old-sample`), a sample of hosts is timed and the total is
   their mean times the number of hosts (the table says so).
 - the new way: `cryptic-net describe` once (nix/description.nix), then

@@ -6,7 +6,7 @@
 # usage: build.sh describe ROOT OUT
 #   Validates the inventory at ROOT once (schema, checks, every certificate)
 #   and writes its normalized description, OUT (JSON). Needs on PATH:
-#   cryptic-net and nebula-cert.
+#   cryptic-net.
 #
 # usage: build.sh host HOST ROOT DESCRIPTION BIN_DIR RUNTIME OUT
 #   HOST         host name (ROOT/hosts/HOST.yml)

@@ -71,7 +71,7 @@ assert
       default = pkgs.mkShell {
         packages = [
           parts.cryptic-net
-          # nebula-cert, which `init`, `new-host` and `validate` run.
+          # nebula-cert, which `init`, `new-host` and `renew` sign with.
           parts.nebula
         ];
       };

@@ -18,7 +18,7 @@ let
   inventory = sources.inventory root;
 
   description = pkgs.callPackage ./description.nix {
-    inherit (parts) cryptic-net nebula;
+    inherit (parts) cryptic-net;
     inherit inventory;
   };
 

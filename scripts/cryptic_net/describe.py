@@ -1,13 +1,13 @@
 """Validate once per network, render per host: the network description.
 
-`cryptic-net describe` validates the whole inventory (schema, checks, every certificate,
-which costs two `nebula-cert` runs per host) once and writes what the renderers need as one
-normalized JSON file: hosts, addresses, groups, lighthouses, relays, firewall rules,
-certificate facts, and file paths relative to the inventory root with their SHA-256.
+`cryptic-net describe` validates the whole inventory (schema, checks, every certificate) once
+and writes what the renderers need as one normalized JSON file: hosts, addresses, groups,
+lighthouses, relays, firewall rules, certificate facts, and file paths relative to the
+inventory root with their SHA-256.
 
 `cryptic-net appdir HOST --description FILE` then builds the typed model from that file
-(`cryptic_net.inventory`'s types, nothing re-validated against other hosts, no `nebula-cert`)
-and renders one host. It still treats the file as hostile: every field is type-checked, every
+(`cryptic_net.inventory`'s types; nothing checked across hosts again, no certificate parsed or
+verified again, no other host's file read) and renders one host. It still treats the file as hostile: every field is type-checked, every
 string that reaches a config file is checked for what the inventory's schema allows there,
 paths must stay inside the root, and the CA, the host's certificate and its baked key must
 have the SHA-256 the description recorded (so a description never renders with files it did
