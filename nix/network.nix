@@ -23,7 +23,14 @@ let
   };
 
   buildHost = pkgs.callPackage ./host.nix {
-    inherit (parts) cryptic-net nebula dnsmasq pmux appimagetool appimage-runtime;
+    inherit (parts)
+      cryptic-net
+      nebula
+      dnsmasq
+      pmux
+      appimagetool
+      appimage-runtime
+      ;
     inherit inventory description;
   };
 
@@ -42,6 +49,11 @@ in
   hosts = available hosts;
   checks = import ./network-checks.nix {
     inherit (pkgs) lib runCommand;
-    inherit parts inventory description hostNames;
+    inherit
+      parts
+      inventory
+      description
+      hostNames
+      ;
   };
 }

@@ -45,7 +45,12 @@ let
             [ ]
         ) (attrNames set)
       );
-    inherit (builtins) mapAttrs attrValues any all;
+    inherit (builtins)
+      mapAttrs
+      attrValues
+      any
+      all
+      ;
     # Sees through nixpkgs' `override` (lib.mirrorFunctionArgs) as the real one does.
     functionArgs = f: f.__functionArgs or (builtins.functionArgs f);
     hasSuffix =
