@@ -7,11 +7,11 @@ inventory root with their SHA-256.
 
 `cryptic-net appdir HOST --description FILE` then builds the typed model from that file
 (`cryptic_net.inventory`'s types; nothing checked across hosts again, no certificate parsed or
-verified again, no other host's file read) and renders one host. It still treats the file as hostile: every field is type-checked, every
-string that reaches a config file is checked for what the inventory's schema allows there,
-paths must stay inside the root, and the CA, the host's certificate and its baked key must
-have the SHA-256 the description recorded (so a description never renders with files it did
-not validate).
+verified again, no other host's file read) and renders one host. It still treats the file as
+hostile: every field is type-checked, every string that reaches a config file is checked for
+what the inventory's schema allows there, paths must stay inside the root, and the CA files,
+the host's certificate and its baked key must have the SHA-256 the description recorded (so a
+description never renders with files it did not validate).
 
 Plain `json` from the standard library, no schema library: this path runs once per host in
 a Nix build, and importing jsonschema would cost more than the render itself.
@@ -23,11 +23,11 @@ import hashlib
 import ipaddress
 import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast, get_args
 
-from cryptic_net import __version__, certs
+from cryptic_net import __version__
 from cryptic_net.errors import UserError
-from cryptic_net.inventory import RULE_SELECTORS, Firewall, Host, Inventory, Network, Rule
+from cryptic_net.model import RULE_SELECTORS, Arch, Firewall, Host, Inventory, Network, Rule
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -93,8 +93,16 @@ def _cert_facts(info: CertInfo) -> dict[str, Any]:
     }
 
 
-def describe(inv: Inventory, cert_info: Callable[[Path], CertInfo] = certs.cert_info) -> dict[str, Any]:
+def describe(inv: Inventory, cert_info: Callable[[Path], CertInfo] | None = None) -> dict[str, Any]:
     """The normalized description of a validated inventory (deterministic: no time, no root)."""
+    read: Callable[[Path], CertInfo]
+    if cert_info is None:
+        # Here, not at the top: reading a description never needs the certificate reader.
+        from cryptic_net import certs  # noqa: PLC0415
+
+        read = certs.cert_info
+    else:
+        read = cert_info
     net = inv.network
     groups: dict[str, list[str]] = {}
     for host in inv.hosts:
@@ -117,10 +125,11 @@ def describe(inv: Inventory, cert_info: Callable[[Path], CertInfo] = certs.cert_
                 "relay": host.relay,
                 "relays": list(host.relays),
                 "mtu": host.mtu,
+                "arch": host.arch,
                 "firewall": _firewall(host.firewall),
                 "cert": _file(inv, host.cert),
                 "key": key,
-                "certificate": _cert_facts(cert_info(host.cert)),
+                "certificate": _cert_facts(read(host.cert)),
             }
         )
     return {
@@ -134,8 +143,8 @@ def describe(inv: Inventory, cert_info: Callable[[Path], CertInfo] = certs.cert_
             "mtu": net.mtu,
             "dns_upstreams": list(net.dns_upstreams),
             "firewall": _firewall(net.firewall),
-            "ca": _file(inv, net.ca),
-            "certificate": _cert_facts(cert_info(net.ca)),
+            # Every trusted CA; the first signs new certificates (network.yml `ca`).
+            "cas": [{**_file(inv, ca), "certificate": _cert_facts(read(ca))} for ca in net.cas or (net.ca,)],
         },
         "hosts": hosts,
         # Derived views, for tools that read the description (the renderers recompute them).
@@ -184,6 +193,12 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise self.fail(f"{at}.{key}", f"{value!r} is not a whole number within {low}-{high}")
         return value
+
+    def choice(self, obj: dict[str, Any], at: str, key: str, allowed: tuple[str, ...]) -> str:
+        value = self.field(obj, at, key)
+        if value not in allowed:
+            raise self.fail(f"{at}.{key}", f"{value!r} is not one of: {', '.join(allowed)}")
+        return str(value)
 
     def boolean(self, obj: dict[str, Any], at: str, key: str) -> bool:
         value = self.field(obj, at, key)
@@ -234,16 +249,20 @@ class _Reader:
         )
 
     def file_ref(self, root: Path, obj: dict[str, Any], at: str, key: str) -> tuple[Path, str]:
-        ref = self.obj(self.field(obj, at, key), f"{at}.{key}")
-        rel = self.field(ref, f"{at}.{key}", "path")
-        digest = self.string(ref, f"{at}.{key}", "sha256", SHA256)
+        return self.file_at(root, self.field(obj, at, key), f"{at}.{key}")
+
+    def file_at(self, root: Path, value: Any, at: str) -> tuple[Path, str]:
+        """`{path, sha256}`: a file inside the root, and the digest it had when validated."""
+        ref = self.obj(value, at)
+        rel = self.field(ref, at, "path")
+        digest = self.string(ref, at, "sha256", SHA256)
         if (
             not isinstance(rel, str)
             or not FILE_NAME.fullmatch(rel)
             or rel.startswith("/")
             or ".." in rel.split("/")
         ):
-            raise self.fail(f"{at}.{key}.path", f"{rel!r} is not a path inside the inventory")
+            raise self.fail(f"{at}.path", f"{rel!r} is not a path inside the inventory")
         return root / rel, digest
 
 
@@ -296,13 +315,14 @@ def _host(r: _Reader, root: Path, raw: Any, at: str, network: Network) -> tuple[
         firewall=r.firewall(obj, at),
         aliases=r.strings(obj, at, "aliases", HOSTNAME),
         mtu=r.integer(obj, at, "mtu", 576, 9001),
+        arch=cast("Arch", r.choice(obj, at, "arch", get_args(Arch))),
     )
     if host.ip not in network.cidr:
         raise r.fail(f"{at}.ip", f"{host.ip} is not in {network.cidr}")
     return host, digests
 
 
-def _network(r: _Reader, root: Path, raw: Any) -> tuple[Network, Path, str]:
+def _network(r: _Reader, root: Path, raw: Any) -> tuple[Network, dict[Path, str]]:
     at = "$.network"
     obj = r.obj(raw, at)
     cidr_text = r.field(obj, at, "cidr")
@@ -316,18 +336,22 @@ def _network(r: _Reader, root: Path, raw: Any) -> tuple[Network, Path, str]:
             ipaddress.ip_address(upstream)
         except ValueError:
             raise r.fail(f"{at}.dns_upstreams[{i}]", f"{upstream!r} is not an IP address") from None
-    ca, ca_sha = r.file_ref(root, obj, at, "ca")
+    cas_raw = r.field(obj, at, "cas")
+    if not isinstance(cas_raw, list) or not cas_raw:
+        raise r.fail(f"{at}.cas", "expected a list of at least one CA file")
+    cas = dict(r.file_at(root, item, f"{at}.cas[{i}]") for i, item in enumerate(cas_raw))
     network = Network(
         name=r.string(obj, at, "name", NETWORK_NAME),
         cidr=cidr,
         domain=r.string(obj, at, "domain", DOMAIN),
-        ca=ca,
+        ca=next(iter(cas)),
         lighthouse_port=r.integer(obj, at, "lighthouse_port", 1, 65535),
         mtu=r.integer(obj, at, "mtu", 576, 9001),
         dns_upstreams=upstreams,
         firewall=r.firewall(obj, at),
+        cas=tuple(cas),
     )
-    return network, ca, ca_sha
+    return network, cas
 
 
 def _check_digest(r: _Reader, root: Path, path: Path, expected: str) -> None:
@@ -347,7 +371,7 @@ def inventory_for_host(description: Path, root: Path, host: str) -> Inventory:
     root = root.absolute()
     raw = read_description(description)
     r = _Reader(str(description))
-    network, ca, ca_sha = _network(r, root, raw.get("network"))
+    network, cas = _network(r, root, raw.get("network"))
     hosts_raw = raw.get("hosts")
     if not isinstance(hosts_raw, list):
         raise r.fail("$.hosts", "expected a list")
@@ -363,6 +387,6 @@ def inventory_for_host(description: Path, root: Path, host: str) -> Inventory:
         raise r.fail("$.hosts", "host names repeat")
     inv = Inventory(root, network, tuple(hosts))
     inv.host(host)  # a clear error for an unknown host, before any file is read
-    for path, digest in [(ca, ca_sha), *mine.items()]:
+    for path, digest in [*cas.items(), *mine.items()]:
         _check_digest(r, root, path, digest)
     return inv

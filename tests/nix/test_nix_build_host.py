@@ -344,4 +344,4 @@ def test_description_mentions_no_build_path(tmp_path: Path) -> None:
     description = describe(tmp, root, tools_dir(tmp / "tools"))
     text = description.read_text(encoding="utf-8")
     assert str(tmp_path) not in text
-    assert json.loads(text)["network"]["ca"]["path"] == "ca.crt"
+    assert json.loads(text)["network"]["cas"][0]["path"] == "ca.crt"

@@ -59,7 +59,7 @@ def test_content(description_data: dict[str, Any]) -> None:
     d = description_data
     assert d["cryptic-net-description"] == 1
     assert d["network"]["name"] == "example"
-    assert d["network"]["ca"]["path"] == "ca.crt"
+    assert [ca["path"] for ca in d["network"]["cas"]] == ["ca.crt"]
     assert [h["name"] for h in d["hosts"]] == ["alpha", "beta", "lighthouse"]
     alpha = d["hosts"][0]
     assert alpha["ip"] == "10.42.0.2"
@@ -67,7 +67,8 @@ def test_content(description_data: dict[str, Any]) -> None:
     assert alpha["key"]["file"]["path"] == "hosts/alpha.key"
     assert alpha["certificate"]["name"] == "alpha"
     assert alpha["certificate"]["networks"] == ["10.42.0.2/24"]
-    assert alpha["certificate"]["issuer"] == d["network"]["certificate"]["fingerprint"]
+    assert alpha["certificate"]["issuer"] == d["network"]["cas"][0]["certificate"]["fingerprint"]
+    assert alpha["arch"] == "x86_64"
     assert d["lighthouses"] == ["lighthouse"]
     assert d["relays"] == ["lighthouse"]
     assert d["groups"]["laptop"] == ["alpha"]
@@ -96,8 +97,10 @@ HOSTILE = [
     (("network", "domain"), "example.internal\nserver=1.2.3.4", "$.network.domain"),
     (("network", "name"), "ex ample", "$.network.name"),
     (("network", "cidr"), "10.42.0.0/33", "$.network.cidr"),
-    (("network", "ca", "path"), "../../etc/shadow", "$.network.ca.path"),
-    (("network", "ca", "path"), "/etc/shadow", "$.network.ca.path"),
+    (("network", "cas", 0, "path"), "../../etc/shadow", "$.network.cas[0].path"),
+    (("network", "cas", 0, "path"), "/etc/shadow", "$.network.cas[0].path"),
+    (("network", "cas"), [], "$.network.cas"),
+    (("hosts", 0, "arch"), "sparc", "$.hosts[0].arch"),
     (("hosts", 0, "name"), "alpha\nx", "$.hosts[0].name"),
     (("hosts", 0, "ip"), "10.99.0.2", "$.hosts[0].ip"),
     (("hosts", 0, "groups"), ["admin'; rm -rf /"], "$.hosts[0].groups[0]"),
