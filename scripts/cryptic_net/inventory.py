@@ -18,9 +18,6 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
-
 from cryptic_net import checks
 from cryptic_net.checks.base import Context
 from cryptic_net.checks.certs import EXPIRY_WARNING, HOST_KEY_BANNER
@@ -51,6 +48,9 @@ from cryptic_net.yamlload import Document, LoadError, json_path, load_file
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
 __all__ = [
     "CA_KEY_BANNER",
@@ -97,14 +97,11 @@ def _full_pattern(
 ) -> Any:
     """`pattern`, matched against the whole string: JSON Schema's own `pattern` searches, and a
     pattern's `$` also matches before a final newline, so `"alpha\\n"` passed `^[a-z]+$`."""
+    from jsonschema.exceptions import ValidationError  # noqa: PLC0415 (see _validator)
+
     del schema
     if validator.is_type(instance, "string") and _pattern_re(pattern).fullmatch(instance) is None:
         yield ValidationError(f"{instance!r} does not match {pattern!r}")
-
-
-_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
-    jsonschema.Draft202012Validator, {"pattern": _full_pattern}
-)
 
 
 def _inline(node: Any, schemas: dict[str, Any], here: str) -> Any:
@@ -127,12 +124,22 @@ def _inline(node: Any, schemas: dict[str, Any], here: str) -> Any:
 
 @functools.cache
 def _validator(name: str) -> Any:
-    """Built once per process and schema: building one costs more than validating a host file."""
+    """Built once per process and schema: building one costs more than validating a host file.
+
+    jsonschema is imported here, not at the top: importing it costs more than rendering a host
+    from a network description (`appdir --description`, once per host in a Nix build), which
+    never validates a file.
+    """
+    import jsonschema  # noqa: PLC0415
+
+    validator_class = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+        jsonschema.Draft202012Validator, {"pattern": _full_pattern}
+    )
     names = ("network.schema.json", "host.schema.json", "revoked.schema.json")
     schemas = {n: json.loads(schema_text(n)) for n in names}
     inlined = _inline(schemas[name], schemas, name)
     inlined.pop("$defs", None)
-    return _Validator(inlined)
+    return validator_class(inlined)
 
 
 def _error_path(error: ValidationError) -> str:
@@ -168,6 +175,8 @@ def schema_errors(doc: Document, schema: str) -> list[Diagnostic]:
 
 def _explain(error: ValidationError) -> tuple[str, str]:
     """Path and message of a schema error, in the user's terms."""
+    from jsonschema.exceptions import best_match  # noqa: PLC0415 (see _validator)
+
     if error.validator in {"anyOf", "oneOf"} and error.context:
         # A problem inside one branch (e.g. `key.path` not absolute) is the one to report.
         deeper = [e for e in error.context if len(e.absolute_path) > len(error.absolute_path)]
