@@ -1,5 +1,6 @@
 # The Python glue (`cryptic-net validate | render | appdir | init | new-host`),
-# packaged from the repository's pyproject.toml; the version is read from it.
+# packaged from the repository's pyproject.toml. The version is defined once, in
+# scripts/cryptic_net/__init__.py (pyproject.toml reads it from there too).
 #
 # The source is only pyproject.toml, scripts/ and appdir/ (lib.fileset), so
 # editing the README, the tests or the inventory does not rebuild it, and so
@@ -12,10 +13,15 @@
 let
   root = ../..;
   pyproject = lib.importTOML (root + "/pyproject.toml");
+  init = builtins.readFile (root + "/scripts/cryptic_net/__init__.py");
+  versionLines = builtins.filter (
+    line: builtins.isString line && builtins.match "__version__ = \"[^\"]+\"" line != null
+  ) (builtins.split "\n" init);
+  version = builtins.head (builtins.match "__version__ = \"([^\"]+)\"" (builtins.head versionLines));
 in
 python3Packages.buildPythonApplication {
   pname = pyproject.project.name;
-  inherit (pyproject.project) version;
+  inherit version;
   pyproject = true;
 
   src = lib.fileset.toSource {

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("cryptic-net")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0+unknown"
+# The version, defined here once: pyproject.toml reads it (setuptools `attr:`, without
+# importing the package) and so does the Nix package (pkgs/cryptic-net). A literal, not
+# importlib.metadata: importing that costs every run of the glue about 30 ms of CPU, more than
+# rendering a host from a network description (once per host in a Nix build).
+__version__ = "0.1.0"

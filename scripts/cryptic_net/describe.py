@@ -168,6 +168,9 @@ class _Reader:
 
     def __init__(self, file: str) -> None:
         self.file = file
+        # Rules repeat across hosts (the same `ssh from admin` everywhere): each distinct one is
+        # checked once.
+        self._rules: dict[str, Rule] = {}
 
     def fail(self, at: str, message: str) -> UserError:
         return UserError(f"{self.file}: {at}: {message}")
@@ -230,15 +233,18 @@ class _Reader:
         rules = []
         for i, raw in enumerate(value):
             rule = self.obj(raw, f"{at}[{i}]")
-            fields: list[tuple[str, Any]] = []
-            for key, item in rule.items():
-                where = f"{at}[{i}].{key}"
-                if key not in RULE_KEYS:
-                    raise self.fail(where, f"not a rule key (expected one of: {', '.join(RULE_KEYS)})")
-                if not _rule_value_ok(item):
-                    raise self.fail(where, f"{item!r} is not allowed here")
-                fields.append((key, item))
-            rules.append(Rule(tuple(fields)))
+            seen = repr(rule)  # exact: key order, types (1 vs "1") and values
+            known = self._rules.get(seen)
+            if known is None:
+                for key, item in rule.items():
+                    if key not in RULE_KEYS:
+                        raise self.fail(
+                            f"{at}[{i}].{key}", f"not a rule key (expected one of: {', '.join(RULE_KEYS)})"
+                        )
+                    if not _rule_value_ok(item):
+                        raise self.fail(f"{at}[{i}].{key}", f"{item!r} is not allowed here")
+                known = self._rules[seen] = Rule(tuple(rule.items()))
+            rules.append(known)
         return tuple(rules)
 
     def firewall(self, obj: dict[str, Any], at: str) -> Firewall:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import tomllib
 from typing import Any
 
@@ -71,8 +72,18 @@ def test_apps_devshell_formatter(flake: dict[str, Any]) -> None:
 
 
 def pyproject_version() -> str:
+    """The version: pyproject.toml says where it is defined (setuptools `attr:`)."""
     with (REPO / "pyproject.toml").open("rb") as f:
-        return tomllib.load(f)["project"]["version"]
+        project = tomllib.load(f)
+    assert project["project"]["dynamic"] == ["version"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "cryptic_net.__version__"}
+    found = re.findall(
+        r'^__version__ = "([^"]+)"$',
+        (REPO / "scripts" / "cryptic_net" / "__init__.py").read_text(),
+        re.MULTILINE,
+    )
+    assert len(found) == 1
+    return found[0]
 
 
 def test_glue_version_from_pyproject(flake: dict[str, Any]) -> None:
