@@ -51,6 +51,7 @@ FILE_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,4096}$")
 
 
 RULE_KEYS = ("port", "proto", *RULE_SELECTORS)
+ARCHES: tuple[str, ...] = get_args(Arch)
 
 
 def _rule_value_ok(value: Any) -> bool:
@@ -213,6 +214,8 @@ class _Reader:
         self, obj: dict[str, Any], at: str, key: str, pattern: re.Pattern[str] = WORD
     ) -> tuple[str, ...]:
         value = self.field(obj, at, key)
+        if value == []:
+            return ()
         if not isinstance(value, list):
             raise self.fail(f"{at}.{key}", "expected a list")
         for i, item in enumerate(value):
@@ -321,7 +324,7 @@ def _host(r: _Reader, root: Path, raw: Any, at: str, network: Network) -> tuple[
         firewall=r.firewall(obj, at),
         aliases=r.strings(obj, at, "aliases", HOSTNAME),
         mtu=r.integer(obj, at, "mtu", 576, 9001),
-        arch=cast("Arch", r.choice(obj, at, "arch", get_args(Arch))),
+        arch=cast("Arch", r.choice(obj, at, "arch", ARCHES)),
     )
     if host.ip not in network.cidr:
         raise r.fail(f"{at}.ip", f"{host.ip} is not in {network.cidr}")
