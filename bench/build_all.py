@@ -159,7 +159,11 @@ def main() -> int:
     cpu = platform.processor() or platform.machine()
     print(f"Glue CPU time to produce every host's AppDir, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     python = platform.python_version()
-    print(f"Machine: {platform.node()}, {os.cpu_count()} CPUs ({cpu}), Python {python}, {pmux_note}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"Machine: {platform.node()}, {os.cpu_count()} CPUs ({cpu}), {platform.platform()}, Python {python}"
+    )
+    print(f"Load average at the end: {load} (other work shares the machine); {pmux_note}")
     print()
     print(
         "| hosts | today: per host | today: all hosts | new: describe (once) | new: per host "
