@@ -51,8 +51,6 @@ let
       any
       all
       ;
-    # Sees through nixpkgs' `override` (lib.mirrorFunctionArgs) as the real one does.
-    functionArgs = f: f.__functionArgs or (builtins.functionArgs f);
     hasSuffix =
       suffix: s:
       let
