@@ -345,3 +345,19 @@ def test_description_mentions_no_build_path(tmp_path: Path) -> None:
     text = description.read_text(encoding="utf-8")
     assert str(tmp_path) not in text
     assert json.loads(text)["network"]["cas"][0]["path"] == "ca.crt"
+
+
+def test_secret_scan_covers_the_source_set(tmp_path: Path) -> None:
+    """Every root-level *.crt enters the build (nix/inventory-files.nix): the CA-key scan reads it."""
+    root = inventory_copy(tmp_path / "src")
+    banner = "-----BEGIN NEBULA ED25519 PRIVATE KEY-----\nAAAA\n-----END NEBULA ED25519 PRIVATE KEY-----\n"
+    (root / "stray.crt").write_text(banner, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "cryptic_net", "validate", "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert "stray.crt:1:1: $: a nebula CA private key must not be in" in proc.stderr
