@@ -235,6 +235,7 @@ def _key_flags(cmd: argparse.ArgumentParser) -> None:
 
 def _reach(args: argparse.Namespace) -> int:
     from cryptic_net import reach  # noqa: PLC0415 (only this command needs it)
+    from cryptic_net.inventory import load_inventory  # noqa: PLC0415 (see the module docstring)
 
     inv = load_inventory(args.root)
     for warning in inv.warnings:
@@ -266,6 +267,7 @@ def _reach(args: argparse.Namespace) -> int:
 
 def _graph(args: argparse.Namespace) -> int:
     from cryptic_net import graph  # noqa: PLC0415 (only this command needs it)
+    from cryptic_net.inventory import load_inventory  # noqa: PLC0415 (see the module docstring)
 
     inv = load_inventory(args.root)
     for warning in inv.warnings:
