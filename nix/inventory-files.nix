@@ -11,6 +11,10 @@
   # Files, relative to the inventory root, that must exist.
   files = [ "network.yml" ];
 
+  # Files taken when they exist: the policy tests that `validate` (so `describe`)
+  # holds the firewall rules to (cryptic_net.policy.POLICY_FILE).
+  optionalFiles = [ "policy.yml" ];
+
   # Files directly in the root with one of these extensions: the network CA
   # certificate (`cryptic-net init` writes ca.crt; network.yml may name another).
   rootExtensions = [ "crt" ];

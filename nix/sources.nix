@@ -17,13 +17,14 @@ let
     root:
     let
       top = builtins.readDir root;
+      optional = builtins.filter (path: builtins.pathExists (root + "/${path}")) spec.optionalFiles;
       isRootFile = name: top.${name} == "regular" && hasExt spec.rootExtensions name;
       rootFiles = builtins.filter isRootFile (builtins.attrNames top);
       hostsDir = root + "/${spec.hostsDir}";
       hostFiles = fs.fileFilter (file: lib.any file.hasExt spec.hostExtensions) hostsDir;
     in
     fs.unions (
-      map (path: root + "/${path}") (spec.files ++ rootFiles)
+      map (path: root + "/${path}") (spec.files ++ optional ++ rootFiles)
       # Right after `nix flake init` there is no hosts/ yet.
       ++ lib.optional (builtins.pathExists hostsDir) hostFiles
     );

@@ -52,6 +52,9 @@ def inventory_copy(dest: Path, source: Path = REPO) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     for rel in spec["files"]:
         shutil.copy2(source / rel, dest / rel)
+    for rel in spec["optionalFiles"]:
+        if (source / rel).is_file():
+            shutil.copy2(source / rel, dest / rel)
     for path in sorted(source.iterdir()):
         if path.is_file() and not path.is_symlink() and path.suffix.lstrip(".") in spec["rootExtensions"]:
             shutil.copy2(path, dest / path.name)
@@ -361,3 +364,23 @@ def test_secret_scan_covers_the_source_set(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2
     assert "stray.crt:1:1: $: a nebula CA private key must not be in" in proc.stderr
+
+
+def test_the_build_holds_the_policy_tests(tmp_path: Path) -> None:
+    """policy.yml is in the source set: a rule change the policy forbids fails the Nix build."""
+    tmp = tmp_path / "b"
+    tmp.mkdir()
+    root = inventory_copy(tmp / "src")
+    assert (root / "policy.yml").read_bytes() == (REPO / "policy.yml").read_bytes()
+    alpha = root / "hosts" / "alpha.yml"
+    alpha.write_text(
+        alpha.read_text(encoding="utf-8") + "    - {port: 22, proto: tcp, host: any}\n", encoding="utf-8"
+    )
+    work = tmp / "describe"
+    work.mkdir()
+    out = tmp / "description" / "network.json"
+    proc = recipe(["describe", str(root), str(out)], work, tools_dir(tmp / "tools"))
+    assert proc.returncode == 2
+    assert "policy.yml:" in proc.stderr
+    assert "beta -> alpha tcp/22 is allowed" in proc.stderr
+    assert not out.exists()
