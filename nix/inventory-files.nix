@@ -12,8 +12,12 @@
   files = [ "network.yml" ];
 
   # Files taken when they exist: the policy tests that `validate` (so `describe`)
-  # holds the firewall rules to (cryptic_net.policy.POLICY_FILE).
-  optionalFiles = [ "policy.yml" ];
+  # holds the firewall rules to (cryptic_net.policy.POLICY_FILE), and the revoked
+  # certificates every host's nebula refuses (cryptic_net.revocation.REVOKED_FILE).
+  optionalFiles = [
+    "policy.yml"
+    "revoked.yml"
+  ];
 
   # Files directly in the root with one of these extensions: the network CA
   # certificate (`cryptic-net init` writes ca.crt; network.yml may name another).

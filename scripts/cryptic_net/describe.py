@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 from cryptic_net import __version__
 from cryptic_net.errors import UserError
 from cryptic_net.model import RULE_SELECTORS, Arch, Firewall, Host, Inventory, Network, Rule
+from cryptic_net.revocation import Revoked
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -152,6 +153,11 @@ def describe(inv: Inventory, cert_info: Callable[[Path], CertInfo] | None = None
         "lighthouses": [h.name for h in inv.hosts if h.is_lighthouse],
         "relays": [h.name for h in inv.hosts if h.relay],
         "groups": dict(sorted(groups.items())),
+        # revoked.yml: every host's nebula refuses these certificates (pki.blocklist).
+        "revoked": [
+            {"fingerprint": r.fingerprint, "date": r.date, "reason": r.reason, "host": r.host, "ip": r.ip}
+            for r in inv.revoked
+        ],
         "warnings": [str(w) for w in inv.warnings],
     }
 
@@ -363,6 +369,21 @@ def _network(r: _Reader, root: Path, raw: Any) -> tuple[Network, dict[Path, str]
     return network, cas
 
 
+def _revoked(r: _Reader, raw: Any) -> tuple[Revoked, ...]:
+    if not isinstance(raw, list):
+        raise r.fail("$.revoked", "expected a list")
+    found = []
+    for i, item in enumerate(raw):
+        at = f"$.revoked[{i}]"
+        obj = r.obj(item, at)
+        texts = {k: r.field(obj, at, k) for k in ("date", "reason", "host", "ip")}
+        for key, value in texts.items():
+            if not isinstance(value, str) or not FILE_NAME.fullmatch(value or "-"):
+                raise r.fail(f"{at}.{key}", f"{value!r} is not allowed here")
+        found.append(Revoked(fingerprint=r.string(obj, at, "fingerprint", SHA256), **texts))
+    return tuple(found)
+
+
 def _check_digest(r: _Reader, root: Path, path: Path, expected: str) -> None:
     rel = path.relative_to(root).as_posix()
     resolved = path.resolve()
@@ -394,7 +415,7 @@ def inventory_for_host(description: Path, root: Path, host: str) -> Inventory:
     names = [h.name for h in hosts]
     if len(set(names)) != len(names):
         raise r.fail("$.hosts", "host names repeat")
-    inv = Inventory(root, network, tuple(hosts))
+    inv = Inventory(root, network, tuple(hosts), revoked=_revoked(r, raw.get("revoked")))
     inv.host(host)  # a clear error for an unknown host, before any file is read
     for path, digest in [*cas.items(), *mine.items()]:
         _check_digest(r, root, path, digest)

@@ -180,3 +180,13 @@ def test_template_ships_with_the_glue(tmp_path: Path) -> None:
     # Modes are the glue's to set, whatever the installed copy has (Nix keeps it 0644).
     assert (out / "AppRun").stat().st_mode & 0o777 == 0o755
     assert (out / "cryptic-net.desktop").stat().st_mode & 0o777 == 0o644
+
+
+def test_revoked_certificates_reach_every_host(tmp_path: Path, description_data: dict[str, Any]) -> None:
+    entry = {"fingerprint": "ab" * 32, "date": "2026-11-28", "reason": "lost", "host": "gone", "ip": ""}
+    path = write(tmp_path, {**description_data, "revoked": [entry]})
+    files = render_host(inventory_for_host(path, REPO, "alpha"), "alpha")
+    assert "ab" * 32 in files["etc/nebula/nebula.yml"].content.decode()
+    bad = write(tmp_path, {**description_data, "revoked": [{**entry, "fingerprint": "ab\nx"}]})
+    with pytest.raises(UserError, match=re.escape("$.revoked[0].fingerprint")):
+        inventory_for_host(bad, REPO, "alpha")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 # Banners of nebula CA private keys (ed25519 in 1.6, also P256 in 1.10; encrypted or not).
 CA_KEY_BANNER = re.compile(rb"-----BEGIN NEBULA (ED25519|ECDSA P256)( ENCRYPTED)? PRIVATE KEY-----")
 # What the Nix build copies from the inventory (nix/inventory-files.nix): network.yml,
-# policy.yml, every *.crt beside them (the CA files), and every hosts/**/*.{yml,crt,key}; plus
+# policy.yml, revoked.yml, every *.crt beside them (the CA files), and every hosts/**/*.{yml,crt,key}; plus
 # whatever a host file names. appdir/ too, where an inventory still has one (the template now
 # ships with the glue).
 HOST_EXTENSIONS = (".yml", ".crt", ".key")
@@ -30,7 +30,7 @@ def source_set(ctx: Context, unlisted: list[tuple[Path, str]] | None = None) -> 
     found = {ctx.root / "network.yml"}
     found.update(ca.path for ca in ctx.ca_files() if ca.path is not None)
     found.update(p for p in ctx.root.glob("*.crt") if p.is_file())
-    found.update(p for p in (ctx.root / "policy.yml",) if p.is_file())
+    found.update(p for p in (ctx.root / "policy.yml", ctx.root / "revoked.yml") if p.is_file())
 
     def failed(exc: OSError) -> None:
         if unlisted is not None and exc.errno != errno.ENOENT and exc.filename is not None:
