@@ -11,37 +11,30 @@ from typing import TYPE_CHECKING
 
 from cryptic_net.checks.base import Context, check
 from cryptic_net.errors import Diagnostic
+from cryptic_net.sourceset import build_inputs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 # Banners of nebula CA private keys (ed25519 in 1.6, also P256 in 1.10; encrypted or not).
 CA_KEY_BANNER = re.compile(rb"-----BEGIN NEBULA (ED25519|ECDSA P256)( ENCRYPTED)? PRIVATE KEY-----")
-# What the Nix build copies from the inventory (nix/inventory-files.nix): network.yml,
-# policy.yml, revoked.yml, every *.crt beside them (the CA files), and every hosts/**/*.{yml,crt,key}; plus
-# whatever a host file names. appdir/ too, where an inventory still has one (the template now
-# ships with the glue).
-HOST_EXTENSIONS = (".yml", ".crt", ".key")
 
 
 def source_set(ctx: Context, unlisted: list[tuple[Path, str]] | None = None) -> list[Path]:
-    """Every file that enters a host's build, sorted, each once; directories that cannot be
-    listed go to `unlisted` with the reason."""
-    found = {ctx.root / "network.yml"}
+    """Every file that enters a host's build (`cryptic_net.sourceset`, the definition Nix reads
+    too), plus whatever network.yml and the host files name, and appdir/ where an inventory
+    still has one (the template now ships with the glue); sorted, each once. Directories that
+    cannot be listed go to `unlisted` with the reason."""
+    found = set(build_inputs(ctx.root, unlisted))
     found.update(ca.path for ca in ctx.ca_files() if ca.path is not None)
-    found.update(p for p in ctx.root.glob("*.crt") if p.is_file())
-    found.update(p for p in (ctx.root / "policy.yml", ctx.root / "revoked.yml") if p.is_file())
 
     def failed(exc: OSError) -> None:
         if unlisted is not None and exc.errno != errno.ENOENT and exc.filename is not None:
             unlisted.append((Path(exc.filename), exc.strerror or str(exc)))
 
-    for top in ("appdir", "hosts"):
-        for directory, dirnames, filenames in os.walk(ctx.root / top, onerror=failed):
-            dirnames.sort()
-            for name in filenames:
-                if top == "appdir" or name.endswith(HOST_EXTENSIONS):
-                    found.add(Path(directory, name))
+    for directory, dirnames, filenames in os.walk(ctx.root / "appdir", onerror=failed):
+        dirnames.sort()
+        found.update(Path(directory, name) for name in filenames)
     found.update(_named_by_hosts(ctx))
     return sorted(found, key=str)
 

@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING
 
 from cryptic_net.checks.base import Context, check
 from cryptic_net.errors import Diagnostic
+from cryptic_net.sourceset import build_inputs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
 GIT_TIMEOUT = 30
-# What the Nix build reads besides the CA files network.yml names (nix/inventory-files.nix).
-HOST_SUFFIXES = (".yml", ".crt", ".key")
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
@@ -36,10 +35,11 @@ def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
 
 
 def _build_inputs(ctx: Context) -> list[Path]:
-    files = [ctx.root / "network.yml", ctx.root / "revoked.yml", ctx.root / "policy.yml"]
+    """What the Nix build reads (`cryptic_net.sourceset`) and the CA files network.yml names."""
+    files = build_inputs(ctx.root)
     files += [ca.path for ca in ctx.ca_files() if ca.path is not None]
-    files += [p for p in ctx.host_entries if p.suffix in HOST_SUFFIXES and p.is_file()]
-    return [p for p in files if p.is_file() and p.resolve().is_relative_to(ctx.root.resolve())]
+    root = ctx.root.resolve()
+    return sorted({p for p in files if p.is_file() and p.resolve().is_relative_to(root)}, key=str)
 
 
 @check("inventory-untracked", "inventory")
