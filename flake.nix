@@ -78,6 +78,8 @@
               (pkgs.python3.withPackages (ps: [
                 ps.pyyaml
                 ps.jsonschema
+                ps.cryptography
+                ps.protobuf
                 ps.pytest
                 ps.hypothesis
               ]))
@@ -85,6 +87,7 @@
               parts.dnsmasq
               parts.pmux
               pkgs.squashfsTools
+              pkgs.graphviz
               pkgs.nixfmt
             ];
             # The test suite uses the real pmux when this is set.

@@ -17,6 +17,8 @@ let
     ps.hypothesis
     ps.pyyaml
     ps.jsonschema
+    ps.cryptography
+    ps.protobuf
   ]);
 in
 {
@@ -30,6 +32,7 @@ in
           parts.dnsmasq
           parts.pmux
           pkgs.squashfsTools
+          pkgs.graphviz
         ];
         CRYPTIC_NET_PMUX = pkgs.lib.getExe parts.pmux;
       }

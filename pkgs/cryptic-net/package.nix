@@ -8,6 +8,7 @@
 {
   lib,
   python3Packages,
+  graphviz,
 }:
 
 let
@@ -44,9 +45,21 @@ python3Packages.buildPythonApplication {
 
   build-system = [ python3Packages.setuptools ];
 
+  # pyproject.toml's run-time dependencies: cryptography and protobuf read and
+  # verify nebula certificates in-process (cryptic_net.nebcert).
   dependencies = with python3Packages; [
     pyyaml
     jsonschema
+    cryptography
+    protobuf
+  ];
+
+  # `cryptic-net graph` draws with Graphviz's `dot` (DOT output needs nothing).
+  makeWrapperArgs = [
+    "--prefix"
+    "PATH"
+    ":"
+    (lib.makeBinPath [ graphviz ])
   ];
 
   # The AppDir template is data that `cryptic-net appdir` copies (and gives its

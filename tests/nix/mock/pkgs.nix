@@ -156,6 +156,8 @@ let
     setuptools = simple "setuptools";
     pyyaml = simple "pyyaml";
     jsonschema = simple "jsonschema";
+    cryptography = simple "cryptography";
+    protobuf = simple "protobuf";
     pytest = simple "pytest";
     hypothesis = simple "hypothesis";
     mypy = simple "mypy";
@@ -279,6 +281,7 @@ let
     "glib"
     "nixfmt"
     "nixfmt-tree"
+    "graphviz"
     "binutils-unwrapped"
     "dig"
     "netcat"
