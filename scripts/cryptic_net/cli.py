@@ -1,4 +1,9 @@
-"""The `cryptic-net` command. User errors: one line each, exit 2. Anything else is a bug."""
+"""The `cryptic-net` command. User errors: one line each, exit 2. Anything else is a bug.
+
+Each command imports what it uses, inside its function: the Nix build starts this program once
+per host (`appdir --description`), and importing every command's modules (certificates,
+checks, jsonschema, reach) at the top doubled the time of such a render.
+"""
 
 from __future__ import annotations
 
@@ -8,38 +13,22 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cryptic_net import __version__, checks, report
-from cryptic_net.appdir import assemble, packaged_template
-from cryptic_net.describe import describe, dumps, inventory_for_host
+from cryptic_net import __version__
 from cryptic_net.errors import UserError, ValidationFailed
-from cryptic_net.inventory import default_key_path, load_inventory, schema_text
-from cryptic_net.output import write_file, write_tree
-from cryptic_net.render import render_host
-from cryptic_net.rotation import CaAddOptions, CaDropOptions, ca_add, ca_drop
-from cryptic_net.tooling import (
-    DEFAULT_CA_DURATION,
-    InitOptions,
-    NewHostOptions,
-    RemoveOptions,
-    RenewOptions,
-    RevokeOptions,
-    SignOptions,
-    default_key_dir,
-    init,
-    new_host,
-    remove,
-    renew,
-    revoke,
-    sign,
-)
+from cryptic_net.model import DEFAULT_CA_DURATION, default_key_dir, default_key_path
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from cryptic_net.model import Inventory
 
 EXIT_USER_ERROR = 2
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from cryptic_net import report
+    from cryptic_net.inventory import load_inventory
+
     if args.format == "json":
         try:
             inv = load_inventory(args.root)
@@ -56,6 +45,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _checks(args: argparse.Namespace) -> int:
+    from cryptic_net import checks
+
     del args
     width = max(len(c.id) for c in checks.CHECKS)
     for one in checks.CHECKS:
@@ -65,6 +56,8 @@ def _checks(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
+    from cryptic_net import checks
+
     one = checks.find(args.id)
     if one is None:
         raise UserError(f"no check named {args.id!r} (`cryptic-net checks` lists them)")
@@ -75,30 +68,43 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _render(args: argparse.Namespace) -> int:
+def _host_inventory(args: argparse.Namespace) -> Inventory:
+    """The model one host is rendered from: a `describe` output (validated once for the whole
+    network, and no checks imported), or the inventory itself, validated now."""
     if args.description is not None:
-        inv = inventory_for_host(args.description, args.root, args.host)
-    else:
-        inv = load_inventory(args.root)
-        for warning in inv.warnings:
-            print(warning, file=sys.stderr)
+        from cryptic_net.describe import inventory_for_host
+
+        return inventory_for_host(args.description, args.root, args.host)
+    from cryptic_net.inventory import load_inventory
+
+    inv = load_inventory(args.root)
+    for warning in inv.warnings:
+        print(warning, file=sys.stderr)
+    return inv
+
+
+def _render(args: argparse.Namespace) -> int:
+    from cryptic_net.output import write_tree
+    from cryptic_net.render import render_host
+
+    inv = _host_inventory(args)
     write_tree(args.out, render_host(inv, args.host))
     return 0
 
 
 def _appdir(args: argparse.Namespace) -> int:
-    if args.description is not None:
-        # Validated once for the whole network by `describe`; only this host is rendered.
-        inv = inventory_for_host(args.description, args.root, args.host)
-    else:
-        inv = load_inventory(args.root)
-        for warning in inv.warnings:
-            print(warning, file=sys.stderr)
+    from cryptic_net.appdir import assemble, packaged_template
+
+    inv = _host_inventory(args)
     assemble(inv, args.host, args.bin_dir, args.template or packaged_template(), args.out)
     return 0
 
 
 def _describe(args: argparse.Namespace) -> int:
+    from cryptic_net.describe import describe, dumps
+    from cryptic_net.inventory import load_inventory
+    from cryptic_net.output import write_file
+
     inv = load_inventory(args.root)
     for warning in inv.warnings:
         print(warning, file=sys.stderr)
@@ -108,11 +114,15 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _schema(args: argparse.Namespace) -> int:
+    from cryptic_net.inventory import schema_text
+
     sys.stdout.write(schema_text(f"{args.kind}.schema.json"))
     return 0
 
 
 def _init(args: argparse.Namespace) -> int:
+    from cryptic_net.tooling import InitOptions, init
+
     return init(
         InitOptions(
             args.root,
@@ -132,6 +142,8 @@ def _split(items: list[str]) -> list[str]:
 
 
 def _new_host(args: argparse.Namespace) -> int:
+    from cryptic_net.tooling import NewHostOptions, new_host
+
     return new_host(
         NewHostOptions(
             args.root,
@@ -154,6 +166,8 @@ def _new_host(args: argparse.Namespace) -> int:
 
 
 def _renew(args: argparse.Namespace) -> int:
+    from cryptic_net.tooling import RenewOptions, renew
+
     return renew(
         RenewOptions(
             args.root, tuple(args.names), args.ca_crt, args.ca_key, args.duration, args.all, args.git_add
@@ -162,6 +176,8 @@ def _renew(args: argparse.Namespace) -> int:
 
 
 def _sign(args: argparse.Namespace) -> int:
+    from cryptic_net.tooling import SignOptions, sign
+
     return sign(
         SignOptions(
             args.root,
@@ -177,10 +193,14 @@ def _sign(args: argparse.Namespace) -> int:
 
 
 def _remove(args: argparse.Namespace) -> int:
+    from cryptic_net.tooling import RemoveOptions, remove
+
     return remove(RemoveOptions(args.root, args.name, args.git_add))
 
 
 def _revoke(args: argparse.Namespace) -> int:
+    from cryptic_net.tooling import RevokeOptions, revoke
+
     return revoke(
         RevokeOptions(
             args.root,
@@ -199,10 +219,14 @@ def _revoke(args: argparse.Namespace) -> int:
 
 
 def _ca_add(args: argparse.Namespace) -> int:
+    from cryptic_net.rotation import CaAddOptions, ca_add
+
     return ca_add(CaAddOptions(args.root, args.ca_dir, args.ca_duration, args.out, args.git_add))
 
 
 def _ca_drop(args: argparse.Namespace) -> int:
+    from cryptic_net.rotation import CaDropOptions, ca_drop
+
     return ca_drop(CaDropOptions(args.root, args.ca, args.git_add))
 
 
@@ -234,8 +258,8 @@ def _key_flags(cmd: argparse.ArgumentParser) -> None:
 
 
 def _reach(args: argparse.Namespace) -> int:
-    from cryptic_net import reach  # noqa: PLC0415 (only this command needs it)
-    from cryptic_net.inventory import load_inventory  # noqa: PLC0415 (see the module docstring)
+    from cryptic_net import reach
+    from cryptic_net.inventory import load_inventory
 
     inv = load_inventory(args.root)
     for warning in inv.warnings:
@@ -266,8 +290,8 @@ def _reach(args: argparse.Namespace) -> int:
 
 
 def _graph(args: argparse.Namespace) -> int:
-    from cryptic_net import graph  # noqa: PLC0415 (only this command needs it)
-    from cryptic_net.inventory import load_inventory  # noqa: PLC0415 (see the module docstring)
+    from cryptic_net import graph
+    from cryptic_net.inventory import load_inventory
 
     inv = load_inventory(args.root)
     for warning in inv.warnings:

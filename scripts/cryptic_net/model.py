@@ -15,13 +15,13 @@ from __future__ import annotations
 import functools
 import ipaddress
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from cryptic_net.errors import UserError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
     from cryptic_net.yamlload import Document
 
@@ -31,6 +31,14 @@ RUNTIME_KEY_DIR = "/var/lib/cryptic-net"
 RULE_SELECTORS = ("host", "group", "groups", "cidr", "ca_name", "ca_sha")
 Arch = Literal["x86_64", "aarch64"]
 DEFAULT_ARCH: Arch = "x86_64"
+
+
+DEFAULT_CA_DURATION = "175200h"  # 20 years: host certificates can never outlive their CA
+
+
+def default_key_dir(network: str) -> Path:
+    """Where keys that stay on their host are written: beside no CA, outside every inventory."""
+    return Path(f"~/.local/share/cryptic-net/{network}-keys")
 
 
 def default_key_path(network: str) -> str:

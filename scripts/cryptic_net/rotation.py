@@ -25,8 +25,8 @@ from pathlib import Path
 
 from cryptic_net import certs
 from cryptic_net.errors import UserError
+from cryptic_net.model import DEFAULT_CA_DURATION
 from cryptic_net.tooling import (
-    DEFAULT_CA_DURATION,
     Changes,
     apply_and_validate,
     create_exclusive,

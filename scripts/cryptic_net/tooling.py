@@ -49,6 +49,7 @@ from cryptic_net.inventory import (
     schema_errors,
     schema_text,
 )
+from cryptic_net.model import default_key_dir
 from cryptic_net.revocation import REVOKED_FILE, Revoked, entry_yaml, load_revoked
 from cryptic_net.yamlload import LoadError, load_file, load_text
 
@@ -57,7 +58,6 @@ if TYPE_CHECKING:
 
     from cryptic_net.checks import Context
 
-DEFAULT_CA_DURATION = "175200h"  # 20 years: host certificates can never outlive their CA
 SCHEMA_LINE = "# yaml-language-server: $schema={}\n"
 SCHEMA_DIR = ".schema"  # the schemas, copied into the inventory: editors find them in any clone
 SCHEMAS = ("network.schema.json", "host.schema.json", "revoked.schema.json")
@@ -458,11 +458,6 @@ def init(opts: InitOptions) -> int:  # noqa: C901, PLR0915 (the steps, in order)
 
 
 # --- host keys ---------------------------------------------------------------------------
-
-
-def default_key_dir(network: str) -> Path:
-    """Where keys that stay on their host are written: beside no CA, outside every inventory."""
-    return Path(f"~/.local/share/cryptic-net/{network}-keys")
 
 
 def _key_dir(root: Path, network: Network, wanted: Path | None, ca_key: Path) -> Path:
