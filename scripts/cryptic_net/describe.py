@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 
 from cryptic_net import __version__
 from cryptic_net.errors import UserError
-from cryptic_net.model import RULE_SELECTORS, Arch, Firewall, Host, Inventory, Network, Rule
+from cryptic_net.model import RULE_SELECTORS, Arch, Firewall, Host, Inventory, Network, Rule, upstream_problem
 from cryptic_net.revocation import Revoked
 
 if TYPE_CHECKING:
@@ -46,6 +46,8 @@ DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]
 # What may reach a config file as a bare word (groups, CA names, ports, protocols, endpoints,
 # key paths): no space, quote, backslash, comment sign or control character.
 WORD = re.compile(r"^[A-Za-z0-9_.:/@+=,\[\]-]{1,255}$")
+# DNS upstreams: what `upstream_problem` then checks exactly (ADDRESS or ADDRESS#PORT).
+UPSTREAM = re.compile(r"[0-9A-Fa-f.:#]{2,52}")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # File names are only opened, never written into a config: any printable name will do.
 FILE_NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,4096}$")
@@ -345,12 +347,13 @@ def _network(r: _Reader, root: Path, raw: Any) -> tuple[Network, dict[Path, str]
         cidr = ipaddress.IPv4Network(cidr_text)
     except (ValueError, TypeError):
         raise r.fail(f"{at}.cidr", f"{cidr_text!r} is not an IPv4 network") from None
-    upstreams = r.strings(obj, at, "dns_upstreams")
+    upstreams = r.strings(obj, at, "dns_upstreams", UPSTREAM)
     for i, upstream in enumerate(upstreams):
-        try:
-            ipaddress.ip_address(upstream)
-        except ValueError:
-            raise r.fail(f"{at}.dns_upstreams[{i}]", f"{upstream!r} is not an IP address") from None
+        # The same rule as `validate` (dnsmasq's server= form, no zone id): this value is
+        # written into dnsmasq.conf as it is.
+        problem = upstream_problem(upstream)
+        if problem is not None:
+            raise r.fail(f"{at}.dns_upstreams[{i}]", problem)
     cas_raw = r.field(obj, at, "cas")
     if not isinstance(cas_raw, list) or not cas_raw:
         raise r.fail(f"{at}.cas", "expected a list of at least one CA file")

@@ -33,6 +33,24 @@ Arch = Literal["x86_64", "aarch64"]
 DEFAULT_ARCH: Arch = "x86_64"
 
 
+def upstream_problem(value: str) -> str | None:
+    """Why `value` is not a DNS upstream in dnsmasq's `server=` form, or None.
+
+    The form is ADDRESS or ADDRESS#PORT: an IPv4 or IPv6 address without a zone id (a zone id
+    is free text, and one with a newline injected lines into dnsmasq.conf), optionally `#` and a
+    port 1-65535, exactly as dnsmasq's `server=` takes it."""
+    address, hash_, port = value.partition("#")
+    if hash_ and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        return f"{value!r}: the port after '#' must be within 1-65535"
+    if "%" in address:
+        return f"{value!r}: an IPv6 zone id (%...) is not allowed"
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        return f"{value!r} is not an IP address"
+    return None
+
+
 DEFAULT_CA_DURATION = "175200h"  # 20 years: host certificates can never outlive their CA
 
 

@@ -116,6 +116,12 @@ HOSTILE = [
         "$.hosts[0].firewall.inbound[0].port",
     ),
     (("hosts", 0, "cert", "sha256"), "0" * 63, "$.hosts[0].cert.sha256"),
+    # issue 11: a zone id is free text, and one with a newline injected lines into dnsmasq.conf
+    (
+        ("network", "dns_upstreams"),
+        ["fe80::1%lo\nhost-record=alpha.example.internal,10.42.0.66"],
+        "$.network.dns_upstreams[0]",
+    ),
 ]
 
 
@@ -190,3 +196,21 @@ def test_revoked_certificates_reach_every_host(tmp_path: Path, description_data:
     bad = write(tmp_path, {**description_data, "revoked": [{**entry, "fingerprint": "ab\nx"}]})
     with pytest.raises(UserError, match=re.escape("$.revoked[0].fingerprint")):
         inventory_for_host(bad, REPO, "alpha")
+
+
+def test_upstreams_with_a_port_survive_the_description(inventory: Path, tmp_path: Path) -> None:
+    """dnsmasq's `server=ADDR#PORT` form validates, so the per-host render takes it too."""
+    network = inventory / "network.yml"
+    network.write_text(
+        network.read_text().replace(
+            "defaults:\n", "defaults:\n  dns_upstreams: [192.0.2.53#5353, 2001:db8::53]\n"
+        )
+    )
+    out = tmp_path / "network.json"
+    proc = cli("describe", "--root", inventory, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    described = render_host(inventory_for_host(out, inventory, "alpha"), "alpha")
+    assert described == render_host(load_inventory(inventory), "alpha")
+    conf = described["etc/dnsmasq/dnsmasq.conf"].content.decode()
+    assert "server=192.0.2.53#5353\n" in conf
+    assert "server=2001:db8::53\n" in conf

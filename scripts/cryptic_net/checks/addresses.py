@@ -6,7 +6,7 @@ import ipaddress
 from typing import TYPE_CHECKING
 
 from cryptic_net.checks.base import Context, check
-from cryptic_net.model import HostFile, NetworkFile, items
+from cryptic_net.model import HostFile, NetworkFile, items, upstream_problem
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -36,24 +36,6 @@ def cidr_size(ctx: Context, net: NetworkFile) -> Iterator[Diagnostic]:
         return
     if cidr.prefixlen > 30:
         yield net.doc.diag("$.cidr", "prefix must be /30 or shorter: the network needs room for hosts")
-
-
-def upstream_problem(value: str) -> str | None:
-    """Why `value` is not a DNS upstream in dnsmasq's `server=` form, or None.
-
-    The form is ADDRESS or ADDRESS#PORT: an IPv4 or IPv6 address without a zone id (a zone id
-    is free text, and one with a newline injected lines into dnsmasq.conf), optionally `#` and a
-    port 1-65535, exactly as dnsmasq's `server=` takes it."""
-    address, hash_, port = value.partition("#")
-    if hash_ and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
-        return f"{value!r}: the port after '#' must be within 1-65535"
-    if "%" in address:
-        return f"{value!r}: an IPv6 zone id (%...) is not allowed"
-    try:
-        ipaddress.ip_address(address)
-    except ValueError:
-        return f"{value!r} is not an IP address"
-    return None
 
 
 @check("network-upstream-not-ip", "network")
