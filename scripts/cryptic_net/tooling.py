@@ -28,7 +28,6 @@ import os
 import re
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from cryptic_net import certs, checks
 from cryptic_net.errors import UserError, ValidationFailed
+from cryptic_net.git import git
 from cryptic_net.inventory import (
     HOSTNAME,
     Inventory,
@@ -61,7 +61,6 @@ if TYPE_CHECKING:
 SCHEMA_LINE = "# yaml-language-server: $schema={}\n"
 SCHEMA_DIR = ".schema"  # the schemas, copied into the inventory: editors find them in any clone
 SCHEMAS = ("network.schema.json", "host.schema.json", "revoked.schema.json")
-GIT_TIMEOUT = 30
 
 
 # --- paths and permissions -------------------------------------------------------------
@@ -296,26 +295,14 @@ def apply_and_validate(root: Path, changes: Changes) -> Inventory:
     return inv
 
 
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
-    git = shutil.which("git")
-    if git is None:
-        return None
-    try:
-        return subprocess.run(
-            [git, "-C", str(root), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-
-
 def git_stage(root: Path, paths: Iterable[Path], *, enabled: bool = True) -> None:
     """A flake sees only what git tracks: stage what we wrote or removed, or say what to stage."""
     rel = sorted({os.path.relpath(p, root) for p in paths if p.is_relative_to(root)})
-    probe = _git(root, "rev-parse", "--is-inside-work-tree") if rel else None
+    probe = git(root, "rev-parse", "--is-inside-work-tree") if rel else None
     if probe is None or probe.stdout.strip() != "true":
         return  # no git, or not a git work tree
     # A removed file that git never tracked has nothing to stage (and would fail `git add`).
-    listed = _git(root, "ls-files", "-z", "--", *rel)
+    listed = git(root, "ls-files", "-z", "--", *rel)
     tracked = set(listed.stdout.split("\0")) if listed is not None and listed.returncode == 0 else set(rel)
     rel = [r for r in rel if (root / r).exists() or r in tracked]
     if not rel:
@@ -324,7 +311,7 @@ def git_stage(root: Path, paths: Iterable[Path], *, enabled: bool = True) -> Non
     if not enabled:
         print(f"a flake sees only tracked files: git -C {root} add --all -- {shown}")
         return
-    added = _git(root, "add", "--all", "--", *rel)
+    added = git(root, "add", "--all", "--", *rel)
     if added is None or added.returncode != 0:
         why = added.stderr.strip().splitlines()[0] if added is not None and added.stderr.strip() else "failed"
         print(f"warning: git add: {why}; a flake sees only tracked files: git -C {root} add --all -- {shown}")

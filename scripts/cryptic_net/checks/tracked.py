@@ -7,31 +7,16 @@ missing in `nix build` (https://nix.dev/manual/nix/stable/command-ref/new-cli/ni
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from typing import TYPE_CHECKING
 
 from cryptic_net.checks.base import Context, check
 from cryptic_net.errors import Diagnostic
+from cryptic_net.git import git
 from cryptic_net.sourceset import build_inputs
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
-
-GIT_TIMEOUT = 30
-
-
-def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
-    git = shutil.which("git")
-    if git is None:
-        return None
-    try:
-        return subprocess.run(
-            [git, "-C", str(root), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
 
 
 def _build_inputs(ctx: Context) -> list[Path]:
@@ -46,14 +31,14 @@ def _build_inputs(ctx: Context) -> list[Path]:
 def untracked(ctx: Context) -> Iterator[Diagnostic]:
     """Warns about an inventory file that git does not track, when the inventory is in a git work
     tree: a flake sees only tracked files, so the Nix build would miss it (or build without it)."""
-    probe = _git(ctx.root, "rev-parse", "--is-inside-work-tree")
+    probe = git(ctx.root, "rev-parse", "--is-inside-work-tree")
     if probe is None or probe.returncode != 0 or probe.stdout.strip() != "true":
         return
     files = _build_inputs(ctx)
     if not files:
         return
     rel = [str(p.relative_to(ctx.root)) for p in files]
-    listed = _git(ctx.root, "ls-files", "-z", "--", *rel)
+    listed = git(ctx.root, "ls-files", "-z", "--", *rel)
     if listed is None or listed.returncode != 0:
         return
     tracked = set(listed.stdout.split("\0"))
