@@ -132,6 +132,26 @@ def cleanup() -> None:
         run(["umount", "-l", m], check=False)
 
 
+def wire(bridge: str, hosts: dict[str, list[str]]) -> None:
+    """A namespace `bridge` holding only the bridge `br0`, and for each namespace in `hosts` its
+    `eth0` (a veth whose peer is a port of `br0`) with those addresses (`addr/prefix`; IPv6 ones
+    without duplicate address detection), and `lo`, all up. Every name is the caller's own, with
+    the `cnt-` prefix; nothing is created in the initial namespace."""
+    run(["ip", "netns", "add", bridge])
+    run(["ip", "-n", bridge, "link", "add", "br0", "type", "bridge"])
+    run(["ip", "-n", bridge, "link", "set", "br0", "up"])
+    for i, (ns, addresses) in enumerate(hosts.items()):
+        port = f"p{i}"
+        run(["ip", "netns", "add", ns])
+        run(["ip", "-n", bridge, "link", "add", port, "type", "veth", "peer", "name", "eth0", "netns", ns])
+        run(["ip", "-n", bridge, "link", "set", port, "master", "br0", "up"])
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        for addr in addresses:
+            extra = ["nodad"] if ":" in addr else []
+            run(["ip", "-n", ns, "addr", "add", addr, "dev", "eth0", *extra])
+        run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+
+
 class Lab:
     """The bridge namespace plus one namespace per host."""
 
@@ -140,34 +160,7 @@ class Lab:
 
     def up(self) -> None:
         cleanup()
-        run(["ip", "netns", "add", BRIDGE_NS])
-        run(["ip", "-n", BRIDGE_NS, "link", "add", "br0", "type", "bridge"])
-        run(["ip", "-n", BRIDGE_NS, "link", "set", "br0", "up"])
-        for i, (host, addr) in enumerate(sorted(self.hosts.items())):
-            ns = ns_name(host)
-            port = f"p{i}"
-            run(["ip", "netns", "add", ns])
-            run(
-                [
-                    "ip",
-                    "-n",
-                    BRIDGE_NS,
-                    "link",
-                    "add",
-                    port,
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    "eth0",
-                    "netns",
-                    ns,
-                ]
-            )
-            run(["ip", "-n", BRIDGE_NS, "link", "set", port, "master", "br0", "up"])
-            run(["ip", "-n", ns, "link", "set", "lo", "up"])
-            run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", "eth0"])
-            run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+        wire(BRIDGE_NS, {ns_name(host): [f"{addr}/24"] for host, addr in sorted(self.hosts.items())})
 
     def down(self) -> None:
         cleanup()

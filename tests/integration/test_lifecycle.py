@@ -71,36 +71,11 @@ class Underlay:
 
     def up(self) -> None:
         self.down()
-        netns.run(["ip", "netns", "add", BRIDGE])
-        netns.run(["ip", "-n", BRIDGE, "link", "add", "br0", "type", "bridge"])
-        netns.run(["ip", "-n", BRIDGE, "link", "set", "br0", "up"])
-        for i, node in enumerate(self.nodes.values()):
-            name = ns(node.name)
-            netns.run(["ip", "netns", "add", name])
-            netns.run(
-                [
-                    "ip",
-                    "-n",
-                    BRIDGE,
-                    "link",
-                    "add",
-                    f"p{i}",
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    "eth0",
-                    "netns",
-                    name,
-                ]
-            )
-            netns.run(["ip", "-n", BRIDGE, "link", "set", f"p{i}", "master", "br0", "up"])
-            netns.run(["ip", "-n", name, "link", "set", "lo", "up"])
-            if node.v4:
-                netns.run(["ip", "-n", name, "addr", "add", f"{node.v4}/24", "dev", "eth0"])
-            if node.v6:
-                netns.run(["ip", "-n", name, "addr", "add", f"{node.v6}/64", "dev", "eth0", "nodad"])
-            netns.run(["ip", "-n", name, "link", "set", "eth0", "up"])
+        addresses = {
+            ns(node.name): [f"{node.v4}/24"] * bool(node.v4) + [f"{node.v6}/64"] * bool(node.v6)
+            for node in self.nodes.values()
+        }
+        netns.wire(BRIDGE, addresses)
 
     def down(self) -> None:
         for node in self.nodes.values():

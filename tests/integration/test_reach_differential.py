@@ -129,32 +129,8 @@ def rx_lab(lab: netns.Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     _teardown()
     servers: list[subprocess.Popen[bytes]] = []
     try:
-        netns.run(["ip", "netns", "add", BRIDGE])
-        netns.run(["ip", "-n", BRIDGE, "link", "add", "br0", "type", "bridge"])
-        netns.run(["ip", "-n", BRIDGE, "link", "set", "br0", "up"])
-        for i, host in enumerate(NAMES):
-            netns.run(["ip", "netns", "add", ns(host)])
-            netns.run(
-                [
-                    "ip",
-                    "-n",
-                    BRIDGE,
-                    "link",
-                    "add",
-                    f"p{i}",
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    "eth0",
-                    "netns",
-                    ns(host),
-                ]
-            )
-            netns.run(["ip", "-n", BRIDGE, "link", "set", f"p{i}", "master", "br0", "up"])
-            netns.run(["ip", "-n", ns(host), "link", "set", "lo", "up"])
-            netns.run(["ip", "-n", ns(host), "addr", "add", f"{UNDERLAY[host]}/24", "dev", "eth0"])
-            netns.run(["ip", "-n", ns(host), "link", "set", "eth0", "up"])
+        netns.wire(BRIDGE, {ns(host): [f"{UNDERLAY[host]}/24"] for host in NAMES})
+        for host in NAMES:
             server = subprocess.Popen(
                 in_ns(host, [sys.executable, "-c", SERVER, *map(str, PORTS)]),
                 stdout=subprocess.PIPE,
