@@ -75,8 +75,10 @@ def _require(host: Host, field: str, value: object, ok: Callable[[str], bool], w
 
 
 def _one_line(text: str) -> bool:
-    """No control character (C0, DEL, C1) and no Unicode line or paragraph separator: YAML
-    (https://yaml.org/spec/1.1/#id868518) and shells end a comment line at some of them."""
+    """No control character (C0, DEL, C1) and no Unicode line or paragraph separator: YAML 1.1
+    ends a comment at NEL, U+2028 and U+2029 as at a newline (PyYAML does: `# a\u2028b: 1`
+    loads as {'b': 1}; https://github.com/yaml/pyyaml/blob/6.0.4/lib/yaml/scanner.py
+    `scan_line_break`), and sh at a newline."""
     return not any(unicodedata.category(c) in {"Cc", "Zl", "Zp"} for c in text)
 
 
