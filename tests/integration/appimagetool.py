@@ -129,8 +129,20 @@ def assemble(host: str, bin_dir: Path, out: Path) -> Path:
     return out
 
 
-def build(appdir: Path, out: Path, *, comp: str = "gzip", cache: Path | None = None) -> Path:
-    """Build OUT from APPDIR; deterministic given the same AppDir bytes and mtimes."""
+def build(
+    appdir: Path,
+    out: Path,
+    *,
+    comp: str = "gzip",
+    cache: Path | None = None,
+    arch: str = "x86_64",
+    runtime_file: Path | None = None,
+) -> Path:
+    """Build OUT from APPDIR; deterministic given the same AppDir bytes and mtimes.
+
+    arch and runtime_file: another architecture's AppImage, as nix/build-host.sh packs one
+    (`ARCH=aarch64 appimagetool --runtime-file RUNTIME`): the tool's embedded runtime is x86_64.
+    """
     tool = appimagetool(cache)
     mksquashfs = shutil.which("mksquashfs")
     if mksquashfs is None:
@@ -139,7 +151,7 @@ def build(appdir: Path, out: Path, *, comp: str = "gzip", cache: Path | None = N
     # appimagetool prepends its own usr/bin (which has no mksquashfs) to PATH; Debian's
     # mksquashfs must come before any other, or the output depends on which one ran.
     env["PATH"] = os.pathsep.join([str(Path(mksquashfs).parent), env.get("PATH", "")])
-    env["ARCH"] = "x86_64"
+    env["ARCH"] = arch
     # This appimagetool passes `-mkfs-time` itself, and mksquashfs >= 4.5 aborts when
     # SOURCE_DATE_EPOCH is combined with any time option ("SOURCE_DATE_EPOCH and command line
     # options can't be used at the same time"). So the epoch goes in as `-all-time` instead:
@@ -152,6 +164,7 @@ def build(appdir: Path, out: Path, *, comp: str = "gzip", cache: Path | None = N
         [
             str(tool),
             "--no-appstream",
+            *(["--runtime-file", str(runtime_file)] if runtime_file else []),
             "--comp",
             comp,
             "--mksquashfs-opt",
