@@ -3,6 +3,8 @@
   lib,
   system,
   static ? false,
+  # The system the builds run on; differs from `system` in pkgsCross.<name>.
+  buildSystem ? system,
 }:
 
 let
@@ -19,6 +21,7 @@ let
     isLinux = true;
     isStatic = static;
   };
+  cross = system != buildSystem;
 
   # nixpkgs' knownHardeningFlags (pkgs/stdenv/generic/make-derivation.nix, the
   # version after NixOS/nixpkgs#442510 and #449771 removed "pie"): any other
@@ -77,7 +80,9 @@ let
     // {
       type = "derivation";
       inherit name;
-      outPath = "/nix/store/00000000000000000000000000000000-${name}";
+      outPath = "/nix/store/00000000000000000000000000000000-${if cross then "${system}-" else ""}${name}";
+      # Which system it runs on (the mock's stand-in for stdenv.hostPlatform).
+      hostSystem = system;
       drvAttrs = attrs;
       meta = attrs.meta or { };
       isStatic = static;
@@ -128,7 +133,9 @@ let
   stdenv = {
     inherit mkDerivation;
     hostPlatform = platform;
-    buildPlatform = platform;
+    buildPlatform = platform // {
+      system = buildSystem;
+    };
     cc.libc = simple "glibc" // {
       out = simple "glibc";
     };
@@ -175,8 +182,23 @@ let
     stdenvNoCC = stdenv;
     runtimeShell = "/nix/store/00000000000000000000000000000000-bash/bin/bash";
     pkgsStatic = import ./pkgs.nix {
-      inherit lib system;
+      inherit lib system buildSystem;
       static = true;
+    };
+    # The two cross sets nix/cross.nix uses, by their names in nixpkgs'
+    # lib/systems/examples.nix (aarch64-multiplatform: aarch64-unknown-linux-gnu;
+    # gnu64: x86_64-unknown-linux-gnu); each has its own pkgsStatic.
+    pkgsCross = {
+      aarch64-multiplatform = import ./pkgs.nix {
+        inherit lib;
+        system = "aarch64-linux";
+        buildSystem = system;
+      };
+      gnu64 = import ./pkgs.nix {
+        inherit lib;
+        system = "x86_64-linux";
+        buildSystem = system;
+      };
     };
 
     buildGoModule =
