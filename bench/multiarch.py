@@ -1,0 +1,254 @@
+"""Size and start-up of beta built for aarch64 (run here through qemu-user) beside x86_64.
+
+Prints a Markdown table, one row per architecture of beta's build:
+- sizes: nebula, dnsmasq and pmux as shipped, the whole AppDir, and the AppImage where one can
+  be packed (x86_64: the tests' appimagetool and its runtime; aarch64: only with an aarch64
+  runtime given by --runtime-aarch64, none comes from a registry);
+- `nebula -version`: the cost of starting one process (median);
+- start -> beta's tun up, start -> first overlay ping alpha -> beta, start -> first DNS answer
+  of beta's dnsmasq (beta started from its AppDir's AppRun, lighthouse and alpha, x86_64,
+  already up; median of N runs in fresh network namespaces);
+- peak RSS of beta's bundle (the sum of VmHWM of every process in its namespace; under
+  emulation that includes qemu's own memory).
+
+The x86_64 programs come from .cache/shipped/x86_64/bin (tests/build-shipped) or PATH, the
+aarch64 ones from .cache/shipped/aarch64/bin; without an aarch64 pmux, beta's AppDir gets the
+x86_64 one (the table says so). Needs root and qemu-user (tests/setup-binfmt). Usage:
+    .venv/bin/python bench/multiarch.py [-n RUNS] [--runtime-aarch64 FILE]
+"""
+
+# ruff: noqa: INP001 (a script, not a package)
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+
+import appimagetool  # noqa: E402
+import netns  # noqa: E402
+
+UNDERLAY = {"lighthouse": "192.0.2.1", "alpha": "192.0.2.2", "beta": "192.0.2.3"}
+OVERLAY = {"lighthouse": "10.42.0.1", "alpha": "10.42.0.2", "beta": "10.42.0.3"}
+PROGRAMS = ("nebula", "nebula-cert", "dnsmasq", "pmux")
+TIMEOUT = 60.0
+
+
+def find_bin(arch: str, work: Path) -> tuple[Path, str]:
+    """A bin dir for one architecture, and a note on where its pmux came from."""
+    shipped = REPO / ".cache" / "shipped" / arch / "bin"
+    d = work / f"bin-{arch}"
+    d.mkdir()
+    note = ""
+    for name in PROGRAMS:
+        found = shipped / name if (shipped / name).is_file() else None
+        if found is None and arch == platform.machine():
+            on_path = os.environ.get("CRYPTIC_NET_PMUX") if name == "pmux" else None
+            found = Path(on_path or shutil.which(name) or "/nonexistent")
+        if found is None and name == "pmux":
+            found = work / "bin-x86_64" / "pmux"
+            note = f"{arch} AppDir with the x86_64 pmux (no {arch} pmux built)"
+        if found is None or not found.exists():
+            sys.exit(f"bench: no {arch} {name} (tests/build-shipped {arch})")
+        (d / name).symlink_to(found.resolve())
+    return d, note
+
+
+def run_quiet(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+
+
+def exec_time(program: Path, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.monotonic()
+        subprocess.run([str(program), "-version"], capture_output=True, check=True, timeout=60)
+        times.append(time.monotonic() - t0)
+    return statistics.median(times)
+
+
+def first(fn: object, t0: float, out: dict[str, float], key: str) -> None:
+    deadline = t0 + TIMEOUT
+    while time.monotonic() < deadline:
+        if fn():  # type: ignore[operator]
+            out[key] = time.monotonic() - t0
+            return
+        time.sleep(0.01)
+
+
+def ping_ok() -> bool:
+    argv = netns.ns_exec(
+        "alpha", ["ping", "-n", "-q", "-c1", "-i", "0.01", "-w", str(int(TIMEOUT)), OVERLAY["beta"]]
+    )
+    return subprocess.run(argv, capture_output=True, check=False).returncode == 0
+
+
+def dns_ok() -> bool:
+    argv = netns.ns_exec(
+        "beta", ["dig", f"@{OVERLAY['beta']}", "+short", "+time=1", "+tries=1", "alpha.example.internal"]
+    )
+    return (
+        subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip() == OVERLAY["alpha"]
+    )
+
+
+def hwm_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def one_run(appdirs: dict[str, Path], beta: Path, work: Path) -> dict[str, float]:
+    lab = netns.Lab(UNDERLAY)
+    lab.up()
+    env = {k: v for k, v in os.environ.items() if k not in ("APPDIR", "ARGV0")}
+    env["CRYPTIC_NET_LOCK_DIR"] = str(work / "locks")
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    result: dict[str, float] = {}
+    try:
+        for host in ("lighthouse", "alpha"):
+            procs[host] = run_quiet(netns.ns_exec(host, [str(appdirs[host] / "AppRun")]), env)
+            netns.wait_until(f"{host} tun", lambda h=host: lab.link_exists(h, "cn-example"), TIMEOUT)
+        t0 = time.monotonic()
+        procs["beta"] = run_quiet(netns.ns_exec("beta", [str(beta / "AppRun")]), env)
+        threads = [
+            threading.Thread(
+                target=first, args=(lambda: lab.link_exists("beta", "cn-example"), t0, result, "tun")
+            ),
+            threading.Thread(target=first, args=(ping_ok, t0, result, "ping")),
+            threading.Thread(target=first, args=(dns_ok, t0, result, "dns")),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        time.sleep(0.5)
+        result["rss"] = sum(hwm_kib(p) for p in lab.pids("beta")) / 1024
+    finally:
+        for host, proc in procs.items():
+            if proc.poll() is None:
+                try:
+                    os.kill(proc.pid, signal.SIGTERM)
+                    proc.wait(15)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            netns.kill_all(netns.ns_name(host))
+        lab.down()
+    return result
+
+
+def mib(path: Path) -> str:
+    if path.is_dir():
+        size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    else:
+        size = path.stat().st_size
+    return f"{size / 2**20:.1f} MiB"
+
+
+def med(values: list[float], unit: str, digits: int = 2) -> str:
+    return f"{statistics.median(values):.{digits}f} {unit}" if values else "n/a"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", "--runs", type=int, default=5)
+    parser.add_argument("--runtime-aarch64", type=Path, help="a static type-2 AppImage runtime for aarch64")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (network namespaces, tun)")
+    if subprocess.run([str(REPO / "tests" / "setup-binfmt")], check=False).returncode != 0:
+        sys.exit("bench: aarch64 programs cannot run here (tests/setup-binfmt)")
+    with netns.exclusive(), tempfile.TemporaryDirectory(prefix="cnt-bench-") as tmp:
+        work = Path(tmp)
+        bins, notes = {}, []
+        for arch in ("x86_64", "aarch64"):
+            bins[arch], note = find_bin(arch, work)
+            if note:
+                notes.append(note)
+        appdirs = {
+            h: appimagetool.assemble(h, bins["x86_64"], work / f"appdir-{h}") for h in ("lighthouse", "alpha")
+        }
+        rows = []
+        for arch in ("x86_64", "aarch64"):
+            beta = appimagetool.assemble("beta", bins[arch], work / f"appdir-beta-{arch}")
+            image = None
+            if arch == "x86_64":
+                image = appimagetool.build(beta, work / "images" / "cnt-beta-x86_64.AppImage")
+            elif args.runtime_aarch64:
+                image = appimagetool.build(
+                    beta,
+                    work / "images" / "cnt-beta-aarch64.AppImage",
+                    arch=arch,
+                    runtime_file=args.runtime_aarch64,
+                )
+            runs = [one_run(appdirs, beta, work) for _ in range(args.runs)]
+            rows.append(
+                (
+                    arch + (" (qemu-user)" if arch != platform.machine() else " (native)"),
+                    mib(beta / "bin" / "nebula"),
+                    mib(beta / "bin" / "dnsmasq"),
+                    mib(beta / "bin" / "pmux"),
+                    mib(beta),
+                    mib(image) if image else "no runtime",
+                    med([exec_time(beta / "bin" / "nebula", args.runs)], "s", 3),
+                    med([r["tun"] for r in runs if "tun" in r], "s"),
+                    med([r["ping"] for r in runs if "ping" in r], "s"),
+                    med([r["dns"] for r in runs if "dns" in r], "s"),
+                    med([r["rss"] for r in runs], "MiB", 1),
+                    f"{sum('ping' in r for r in runs)}/{len(runs)}",
+                )
+            )
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    qemu = subprocess.run(["qemu-aarch64-static", "--version"], capture_output=True, text=True, check=False)
+    print(
+        f"Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. Machine: {cpu}, {os.cpu_count()} CPUs, "
+        f"Linux {platform.release()}; {qemu.stdout.splitlines()[0] if qemu.stdout else 'qemu ?'}."
+    )
+    print(
+        f"beta started from its AppDir; lighthouse and alpha (x86_64) already up. Median of {args.runs} "
+        "runs in fresh network namespaces." + ("".join(f" Note: {n}." for n in notes))
+    )
+    print()
+    print(
+        "| beta built for | nebula | dnsmasq | pmux | AppDir | AppImage | `nebula -version` "
+        "| start -> tun up "
+        "| start -> ping from alpha | start -> DNS answer | peak RSS of beta | runs with a ping |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
