@@ -6,8 +6,9 @@ Prints a Markdown table, one row per architecture of beta's build:
   runtime given by --runtime-aarch64, none comes from a registry);
 - `nebula -version`: the cost of starting one process (median);
 - start -> beta's tun up, start -> first overlay ping alpha -> beta, start -> first DNS answer
-  of beta's dnsmasq (beta started from its AppDir's AppRun, lighthouse and alpha, x86_64,
-  already up; median of N runs in fresh network namespaces);
+  of beta's dnsmasq (beta started from its AppDir's AppRun, and from its AppImage in FUSE mount
+  mode where there is one; lighthouse and alpha, x86_64, already up; median of N runs in fresh
+  network namespaces);
 - peak RSS of beta's bundle (the sum of VmHWM of every process in its namespace; under
   emulation that includes qemu's own memory).
 
@@ -32,6 +33,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -44,6 +46,14 @@ UNDERLAY = {"lighthouse": "192.0.2.1", "alpha": "192.0.2.2", "beta": "192.0.2.3"
 OVERLAY = {"lighthouse": "10.42.0.1", "alpha": "10.42.0.2", "beta": "10.42.0.3"}
 PROGRAMS = ("nebula", "nebula-cert", "dnsmasq", "pmux")
 TIMEOUT = 60.0
+Row = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Setup:
+    appdirs: dict[str, Path]  # lighthouse's and alpha's (x86_64)
+    work: Path
+    runs: int
 
 
 def find_bin(arch: str, work: Path) -> tuple[Path, str]:
@@ -121,11 +131,13 @@ def hwm_kib(pid: int) -> int:
     return 0
 
 
-def one_run(appdirs: dict[str, Path], beta: Path, work: Path) -> dict[str, float]:
+def one_run(appdirs: dict[str, Path], beta: list[str], work: Path) -> dict[str, float]:
     lab = netns.Lab(UNDERLAY)
     lab.up()
     env = {k: v for k, v in os.environ.items() if k not in ("APPDIR", "ARGV0")}
     env["CRYPTIC_NET_LOCK_DIR"] = str(work / "locks")
+    env["TMPDIR"] = str(work / "rt-tmp")  # the AppImage's mount point
+    Path(env["TMPDIR"]).mkdir(exist_ok=True)
     procs: dict[str, subprocess.Popen[bytes]] = {}
     result: dict[str, float] = {}
     try:
@@ -133,7 +145,7 @@ def one_run(appdirs: dict[str, Path], beta: Path, work: Path) -> dict[str, float
             procs[host] = run_quiet(netns.ns_exec(host, [str(appdirs[host] / "AppRun")]), env)
             netns.wait_until(f"{host} tun", lambda h=host: lab.link_exists(h, "cn-example"), TIMEOUT)
         t0 = time.monotonic()
-        procs["beta"] = run_quiet(netns.ns_exec("beta", [str(beta / "AppRun")]), env)
+        procs["beta"] = run_quiet(netns.ns_exec("beta", beta), env)
         threads = [
             threading.Thread(
                 target=first, args=(lambda: lab.link_exists("beta", "cn-example"), t0, result, "tun")
@@ -172,55 +184,52 @@ def med(values: list[float], unit: str, digits: int = 2) -> str:
     return f"{statistics.median(values):.{digits}f} {unit}" if values else "n/a"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", "--runs", type=int, default=5)
-    parser.add_argument("--runtime-aarch64", type=Path, help="a static type-2 AppImage runtime for aarch64")
-    args = parser.parse_args()
-    if os.geteuid() != 0:
-        sys.exit("bench: needs root (network namespaces, tun)")
-    if subprocess.run([str(REPO / "tests" / "setup-binfmt")], check=False).returncode != 0:
-        sys.exit("bench: aarch64 programs cannot run here (tests/setup-binfmt)")
-    with netns.exclusive(), tempfile.TemporaryDirectory(prefix="cnt-bench-") as tmp:
-        work = Path(tmp)
-        bins, notes = {}, []
-        for arch in ("x86_64", "aarch64"):
-            bins[arch], note = find_bin(arch, work)
-            if note:
-                notes.append(note)
-        appdirs = {
-            h: appimagetool.assemble(h, bins["x86_64"], work / f"appdir-{h}") for h in ("lighthouse", "alpha")
-        }
-        rows = []
-        for arch in ("x86_64", "aarch64"):
-            beta = appimagetool.assemble("beta", bins[arch], work / f"appdir-beta-{arch}")
-            image = None
-            if arch == "x86_64":
-                image = appimagetool.build(beta, work / "images" / "cnt-beta-x86_64.AppImage")
-            elif args.runtime_aarch64:
-                image = appimagetool.build(
-                    beta,
-                    work / "images" / "cnt-beta-aarch64.AppImage",
-                    arch=arch,
-                    runtime_file=args.runtime_aarch64,
-                )
-            runs = [one_run(appdirs, beta, work) for _ in range(args.runs)]
-            rows.append(
-                (
-                    arch + (" (qemu-user)" if arch != platform.machine() else " (native)"),
-                    mib(beta / "bin" / "nebula"),
-                    mib(beta / "bin" / "dnsmasq"),
-                    mib(beta / "bin" / "pmux"),
-                    mib(beta),
-                    mib(image) if image else "no runtime",
-                    med([exec_time(beta / "bin" / "nebula", args.runs)], "s", 3),
-                    med([r["tun"] for r in runs if "tun" in r], "s"),
-                    med([r["ping"] for r in runs if "ping" in r], "s"),
-                    med([r["dns"] for r in runs if "dns" in r], "s"),
-                    med([r["rss"] for r in runs], "MiB", 1),
-                    f"{sum('ping' in r for r in runs)}/{len(runs)}",
-                )
+def measure(arch: str, beta: Path, image: Path | None, lab: Setup) -> list[Row]:
+    """The table's rows for beta built for one architecture: from its AppDir, then its AppImage."""
+    starts = [("AppDir (AppRun)", [str(beta / "AppRun")])]
+    if image:
+        starts.append(("AppImage (FUSE mount)", [str(image)]))
+    rows = []
+    for how, argv in starts:
+        runs = [one_run(lab.appdirs, argv, lab.work) for _ in range(lab.runs)]
+        rows.append(
+            (
+                arch + (" (qemu-user)" if arch != platform.machine() else " (native)"),
+                mib(beta / "bin" / "nebula"),
+                mib(beta / "bin" / "dnsmasq"),
+                mib(beta / "bin" / "pmux"),
+                mib(beta),
+                mib(image) if image else "no runtime",
+                med([exec_time(beta / "bin" / "nebula", lab.runs)], "s", 3),
+                how,
+                med([r["tun"] for r in runs if "tun" in r], "s"),
+                med([r["ping"] for r in runs if "ping" in r], "s"),
+                med([r["dns"] for r in runs if "dns" in r], "s"),
+                med([r["rss"] for r in runs], "MiB", 1),
+                f"{sum('ping' in r for r in runs)}/{len(runs)}",
             )
+        )
+    return rows
+
+
+HEADER = (
+    "beta built for",
+    "nebula",
+    "dnsmasq",
+    "pmux",
+    "AppDir",
+    "AppImage",
+    "`nebula -version`",
+    "beta started from",
+    "start -> tun up",
+    "start -> ping from alpha",
+    "start -> DNS answer",
+    "peak RSS of beta",
+    "runs with a ping",
+)
+
+
+def print_table(rows: list[Row], n: int, notes: list[str]) -> None:
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -235,18 +244,45 @@ def main() -> int:
         f"Linux {platform.release()}; {qemu.stdout.splitlines()[0] if qemu.stdout else 'qemu ?'}."
     )
     print(
-        f"beta started from its AppDir; lighthouse and alpha (x86_64) already up. Median of {args.runs} "
-        "runs in fresh network namespaces." + ("".join(f" Note: {n}." for n in notes))
+        f"Lighthouse and alpha (x86_64) already up. Median of {n} runs in fresh network namespaces. "
+        "The x86_64 AppImage has the tests' appimagetool's runtime (classic, x86_64), the aarch64 one the "
+        "runtime given." + "".join(f" Note: {note}." for note in notes)
     )
     print()
-    print(
-        "| beta built for | nebula | dnsmasq | pmux | AppDir | AppImage | `nebula -version` "
-        "| start -> tun up "
-        "| start -> ping from alpha | start -> DNS answer | peak RSS of beta | runs with a ping |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| " + " | ".join(HEADER) + " |")
+    print("|" + "---|" * len(HEADER))
     for row in rows:
         print("| " + " | ".join(row) + " |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("-n", "--runs", type=int, default=5)
+    parser.add_argument("--runtime-aarch64", type=Path, help="a static type-2 AppImage runtime for aarch64")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("bench: needs root (network namespaces, tun)")
+    if subprocess.run([str(REPO / "tests" / "setup-binfmt")], check=False).returncode != 0:
+        sys.exit("bench: aarch64 programs cannot run here (tests/setup-binfmt)")
+    with netns.exclusive(), tempfile.TemporaryDirectory(prefix="cnt-bench-") as tmp:
+        work = Path(tmp)
+        bins, notes = {}, []
+        for arch in ("x86_64", "aarch64"):
+            bins[arch], note = find_bin(arch, work)
+            notes += [note] if note else []
+        appdirs = {
+            h: appimagetool.assemble(h, bins["x86_64"], work / f"appdir-{h}") for h in ("lighthouse", "alpha")
+        }
+        rows = []
+        for arch in ("x86_64", "aarch64"):
+            beta = appimagetool.assemble("beta", bins[arch], work / f"appdir-beta-{arch}")
+            runtime = args.runtime_aarch64 if arch == "aarch64" else None
+            image = None
+            if arch == "x86_64" or runtime:
+                out = work / "images" / f"cnt-beta-{arch}.AppImage"
+                image = appimagetool.build(beta, out, arch=arch, runtime_file=runtime)
+            rows += measure(arch, beta, image, Setup(appdirs, work, args.runs))
+    print_table(rows, args.runs, notes)
     return 0
 
 
