@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cryptic_net import elf
 from cryptic_net.errors import UserError
 from cryptic_net.output import write_tree
 from cryptic_net.render import File, render_host
@@ -60,6 +61,12 @@ def appdir_sources(template: Path, bin_dir: Path) -> dict[str, Path]:
 def assemble(inv: Inventory, host: str, bin_dir: Path, template: Path, out: Path) -> None:
     files = render_host(inv, host)
     sources = appdir_sources(template, bin_dir)
+    # The programs must be for the host's `arch` (issue 13): Nix picks them from a line of the
+    # host file (nix/arch.nix), and this is where a disagreement stops the build.
+    arch = inv.host(host).arch
+    wrong = elf.wrong_arch([sources[f"bin/{name}"] for name in BINARIES], arch)
+    if wrong:
+        raise UserError(f"host {host} is {arch} (`arch` in hosts/{host}.yml), but " + "; ".join(wrong))
     # The template is data: its modes are set here, whatever the installed copies have (the
     # Nix package keeps AppRun non-executable, so that its fixup does not rewrite the #!).
     for name in [n for n in sources if "/" not in n]:

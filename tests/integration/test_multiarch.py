@@ -125,9 +125,7 @@ def appdir(session_dir: Path, aarch64_bin: Aarch64Bin) -> Path:
     """beta's AppDir, from the example inventory with `arch: aarch64` added to beta."""
     inv = copy_inventory(session_dir / "inv-multiarch")
     host_file = inv / "hosts" / f"{HOST}.yml"
-    schema = (REPO / "scripts/cryptic_net/schema/host.schema.json").read_text()
-    if '"arch"' in schema:  # TEMPORARY until the host key lands on main
-        host_file.write_text(host_file.read_text() + "arch: aarch64\n")
+    host_file.write_text(host_file.read_text() + "arch: aarch64\n")
     out = session_dir / f"appdir-{HOST}-aarch64"
     argv = ["appdir", HOST, "--root", str(inv), "--bin-dir", str(aarch64_bin.dir), "--out", str(out)]
     subprocess.run(

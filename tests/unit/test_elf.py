@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cryptic_net import elf
+from tests.conftest import cli
 
 
 def header(machine: int, *, little: bool = True) -> bytes:
@@ -61,3 +62,37 @@ def test_a_real_program_if_there_is_one() -> None:
     found = shutil.which("ls")
     assert found is not None
     assert elf.machine(Path(found).resolve()) in elf.MACHINES.values()
+
+
+def fake_bin(d: Path, machine: int) -> Path:
+    """nebula, nebula-cert, dnsmasq as ELF headers of `machine`; pmux a script (as the stand-in)."""
+    d.mkdir()
+    for name in ("nebula", "nebula-cert", "dnsmasq"):
+        (d / name).write_bytes(header(machine))
+        (d / name).chmod(0o755)
+    (d / "pmux").write_text("#!/bin/sh\n")
+    (d / "pmux").chmod(0o755)
+    return d
+
+
+def test_appdir_refuses_programs_of_another_architecture(inventory: Path, tmp_path: Path) -> None:
+    arm = fake_bin(tmp_path / "arm", elf.MACHINES["aarch64"])
+    out = tmp_path / "out"
+    result = cli("appdir", "beta", "--root", inventory, "--bin-dir", arm, "--out", out)
+    assert result.returncode == 2, result.stderr
+    wrong = "; ".join(
+        f"{arm / name}: built for aarch64, not x86_64" for name in ("nebula", "nebula-cert", "dnsmasq")
+    )
+    assert result.stderr.strip().endswith(f"host beta is x86_64 (`arch` in hosts/beta.yml), but {wrong}")
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
+def test_appdir_takes_programs_of_the_hosts_architecture(inventory: Path, tmp_path: Path) -> None:
+    host_file = inventory / "hosts" / "beta.yml"
+    host_file.write_text(host_file.read_text() + "arch: aarch64\n")
+    arm = fake_bin(tmp_path / "arm", elf.MACHINES["aarch64"])
+    out = tmp_path / "out"
+    result = cli("appdir", "beta", "--root", inventory, "--bin-dir", arm, "--out", out)
+    assert result.returncode == 0, result.stderr
+    assert elf.machine(out / "bin" / "nebula") == elf.MACHINES["aarch64"]
