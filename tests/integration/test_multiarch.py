@@ -33,7 +33,20 @@ from typing import TYPE_CHECKING
 import appimagetool
 import netns
 import pytest
-from conftest import DOMAIN, HERE, OVERLAY, REPO, TUN, Build, Running, pids_named, run_env, start, stop
+from conftest import (
+    DOMAIN,
+    HERE,
+    OVERLAY,
+    REPO,
+    STATIC_CHECK,
+    TUN,
+    Build,
+    Running,
+    pids_named,
+    run_env,
+    start,
+    stop,
+)
 from conftest import _say as say
 
 if TYPE_CHECKING:
@@ -139,13 +152,35 @@ def appdir(session_dir: Path, aarch64_bin: Aarch64Bin) -> Path:
     return out
 
 
+def static_check(arch: str, *paths: Path) -> subprocess.CompletedProcess[str]:
+    """nix/checks/static.sh --arch: the flake's `static` check, as the Nix build runs it."""
+    argv = ["bash", str(STATIC_CHECK), "--arch", arch, *map(str, paths)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+
+
 def test_every_program_in_the_aarch64_appdir_is_static_aarch64(appdir: Path, aarch64_bin: Aarch64Bin) -> None:
     names = [*PROGRAMS, "pmux"] if aarch64_bin.pmux_is_aarch64 else list(PROGRAMS)
     for name in names:
-        path = appdir / "bin" / name
-        assert elf_machine(path) == EM_AARCH64, f"{path}: not an AArch64 ELF file"
-        assert "INTERP" not in readelf("-l", path), f"{path}: has an ELF interpreter"
-        assert "(NEEDED)" not in readelf("-d", path), f"{path}: needs shared libraries"
+        assert elf_machine(appdir / "bin" / name) == EM_AARCH64, f"{name}: not an AArch64 ELF file"
+    result = static_check("aarch64", appdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for name in names:
+        assert f"ok   {appdir}/bin/{name}\n" in result.stdout
+    # The same check for x86_64 fails on each of them: it looks at the machine type.
+    wrong = static_check("x86_64", appdir)
+    assert wrong.returncode == 1
+    for name in names:
+        assert (
+            f"FAIL {appdir}/bin/{name}: is not an x86_64 program (ELF machine 183, want 62)" in wrong.stdout
+        )
+
+
+def test_the_aarch64_scripts_pass_shellcheck() -> None:
+    scripts = [REPO / "tests" / "setup-binfmt", REPO / "tests" / "aarch64-linux-musl-cc"]
+    if shutil.which("shellcheck") is None:
+        pytest.fail("shellcheck missing (tests/run installs it)")
+    result = subprocess.run(["shellcheck", *map(str, scripts)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout
 
 
 def test_the_aarch64_programs_run_here(appdir: Path) -> None:
@@ -272,6 +307,11 @@ def test_beta_runs_aarch64_programs_under_qemu(mixed: Mixed, session_dir: Path) 
         image = session_dir / "images" / HOST_IMAGE
         assert elf_machine(image) == EM_AARCH64, "the AppImage's runtime is not AArch64"
         assert image.read_bytes()[8:11] == b"AI\x02", "not a type-2 AppImage"
+        # The `static` check on the image: the runtime is not for this machine, so static.sh
+        # unpacks it with unsquashfs; the runtime is checked as well.
+        result = static_check("aarch64", image)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"ok   {image}!/bin/nebula\n" in result.stdout
     for name in ("nebula", "dnsmasq"):
         pids = pids_named(HOST, name)
         assert len(pids) == 1, f"{name} on {HOST}: {pids}"
