@@ -12,9 +12,10 @@ Prints a Markdown table, one row per architecture of beta's build:
 - peak RSS of beta's bundle (the sum of VmHWM of every process in its namespace; under
   emulation that includes qemu's own memory).
 
-The x86_64 programs come from .cache/shipped/x86_64/bin (tests/build-shipped) or PATH, the
-aarch64 ones from .cache/shipped/aarch64/bin; without an aarch64 pmux, beta's AppDir gets the
-x86_64 one (the table says so). Needs root and qemu-user (tests/setup-binfmt). Usage:
+The programs come from .cache/shipped/<arch>/bin (tests/build-shipped; x86_64 falls back to
+PATH); pmux, which the Go module proxy refuses, from $CRYPTIC_NET_PMUX (x86_64) and
+$CRYPTIC_NET_PMUX_AARCH64, else the tests' stand-in (the table says so). Needs root and
+qemu-user (tests/setup-binfmt). Usage:
     .venv/bin/python bench/multiarch.py [-n RUNS] [--runtime-aarch64 FILE]
 """
 
@@ -42,6 +43,9 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 import appimagetool  # noqa: E402
 import netns  # noqa: E402
 
+sys.path.insert(0, str(REPO))
+from tests.conftest import copy_inventory  # noqa: E402
+
 UNDERLAY = {"lighthouse": "192.0.2.1", "alpha": "192.0.2.2", "beta": "192.0.2.3"}
 OVERLAY = {"lighthouse": "10.42.0.1", "alpha": "10.42.0.2", "beta": "10.42.0.3"}
 PROGRAMS = ("nebula", "nebula-cert", "dnsmasq", "pmux")
@@ -57,23 +61,44 @@ class Setup:
 
 
 def find_bin(arch: str, work: Path) -> tuple[Path, str]:
-    """A bin dir for one architecture, and a note on where its pmux came from."""
+    """A bin dir for one architecture, and a note when its pmux is the tests' stand-in."""
     shipped = REPO / ".cache" / "shipped" / arch / "bin"
     d = work / f"bin-{arch}"
     d.mkdir()
     note = ""
     for name in PROGRAMS:
         found = shipped / name if (shipped / name).is_file() else None
-        if found is None and arch == platform.machine():
-            on_path = os.environ.get("CRYPTIC_NET_PMUX") if name == "pmux" else None
-            found = Path(on_path or shutil.which(name) or "/nonexistent")
         if found is None and name == "pmux":
-            found = work / "bin-x86_64" / "pmux"
-            note = f"{arch} AppDir with the x86_64 pmux (no {arch} pmux built)"
+            given = os.environ.get(
+                "CRYPTIC_NET_PMUX" if arch == platform.machine() else f"CRYPTIC_NET_PMUX_{arch.upper()}"
+            )
+            found = Path(given) if given else None
+        if found is None and arch == platform.machine() and name != "pmux":
+            found = Path(shutil.which(name) or "/nonexistent")
+        if found is None and name == "pmux":
+            # The Go module proxy refuses pmux (nix/pins.json): the tests' stand-in, a script.
+            found = work / f"pmux-standin-{arch}"
+            found.write_text(
+                f"#!{sys.executable}\n" + (REPO / "tests/integration/pmux_standin.py").read_text()
+            )
+            found.chmod(0o755)
+            note = f"{arch}: pmux is the tests' STAND-IN (Python), not pmux"
         if found is None or not found.exists():
             sys.exit(f"bench: no {arch} {name} (tests/build-shipped {arch})")
         (d / name).symlink_to(found.resolve())
     return d, note
+
+
+def assemble_beta(arch: str, bin_dir: Path, work: Path) -> Path:
+    """beta's AppDir for one architecture: the example inventory with beta's `arch` set."""
+    inv = copy_inventory(work / f"inv-{arch}")
+    host_file = inv / "hosts" / "beta.yml"
+    host_file.write_text(host_file.read_text() + f"arch: {arch}\n")
+    out = work / f"appdir-beta-{arch}"
+    argv = ["appdir", "beta", "--root", str(inv), "--bin-dir", str(bin_dir), "--out", str(out)]
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1"}
+    subprocess.run([sys.executable, "-m", "cryptic_net", *argv], check=True, cwd=REPO, env=env)
+    return out
 
 
 def run_quiet(argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -275,7 +300,7 @@ def main() -> int:
         }
         rows = []
         for arch in ("x86_64", "aarch64"):
-            beta = appimagetool.assemble("beta", bins[arch], work / f"appdir-beta-{arch}")
+            beta = assemble_beta(arch, bins[arch], work)
             runtime = args.runtime_aarch64 if arch == "aarch64" else None
             image = None
             if arch == "x86_64" or runtime:
