@@ -17,6 +17,8 @@
 #   OUT          the AppImage to write
 #   Renders HOST from DESCRIPTION (no other host's files are read, nothing is
 #   validated twice) and packs it. Needs on PATH: cryptic-net, appimagetool.
+#   CRYPTIC_NET_ARCH: the host's architecture, x86_64 (default) or aarch64, for
+#   appimagetool's ARCH; BIN_DIR and RUNTIME must be built for it.
 #   Writes ./AppDir, which must not exist yet.
 set -eu
 
@@ -51,7 +53,9 @@ host)
     mkdir -p "$(dirname "$out")"
     # --runtime-file: the static type-2 runtime instead of the classic one that
     # appimagetool embeds (that one needs libfuse.so.2 on the target host).
-    ARCH=x86_64 appimagetool --runtime-file "$runtime" AppDir "$out"
+    # ARCH: the image's architecture, which appimagetool requires in the
+    # environment; RUNTIME and the AppDir's programs are of it.
+    ARCH=${CRYPTIC_NET_ARCH:-x86_64} appimagetool --runtime-file "$runtime" AppDir "$out"
     ;;
 *)
     usage

@@ -14,6 +14,9 @@
   appimage-runtime,
   inventory,
   description,
+  # The host's architecture (nix/arch.nix): nebula, dnsmasq, pmux and the runtime above are
+  # built for it (nix/cross.nix); appimagetool packs for it whatever the builder's.
+  arch ? "x86_64",
 }:
 
 host:
@@ -41,7 +44,7 @@ stdenvNoCC.mkDerivation {
       ${lib.getExe' dnsmasq "dnsmasq"} \
       ${lib.getExe' pmux "pmux"}
 
-    sh ${./build.sh} host ${lib.escapeShellArg host} . ${description}/network.json static-bin \
+    CRYPTIC_NET_ARCH=${arch} sh ${./build.sh} host ${lib.escapeShellArg host} . ${description}/network.json static-bin \
       ${appimage-runtime}/runtime "$out/bin/cryptic-net-${host}"
 
     runHook postBuild
@@ -58,10 +61,10 @@ stdenvNoCC.mkDerivation {
   # compressed image, which this scan cannot.)
   allowedReferences = [ ];
 
-  passthru = { inherit host description; };
+  passthru = { inherit host description arch; };
 
   meta = {
-    description = "cryptic-net for host ${host}: nebula, dnsmasq and pmux with its configuration, in one static AppImage";
+    description = "cryptic-net for host ${host} (${arch}): nebula, dnsmasq and pmux with its configuration, in one static AppImage";
     mainProgram = "cryptic-net-${host}";
     # appimagetool (a prebuilt release) exists for x86_64 only.
     inherit (appimagetool.meta) platforms;

@@ -22,17 +22,27 @@ let
     inherit inventory;
   };
 
-  buildHost = pkgs.callPackage ./host.nix {
-    inherit (parts)
-      cryptic-net
-      nebula
-      dnsmasq
-      pmux
-      appimagetool
-      appimage-runtime
-      ;
-    inherit inventory description;
-  };
+  # A host's programs and AppImage runtime are those of its `arch` (nix/arch.nix reads it
+  # from hosts/<name>.yml with builtins): the builder's own for its own architecture, cross-
+  # built for another (nix/cross.nix). The glue and appimagetool are the builder's.
+  arches = import ./arch.nix;
+  buildHostFor = lib.mapAttrs (
+    arch: _:
+    let
+      target = import ./cross.nix { inherit pkgs; } arch;
+    in
+    pkgs.callPackage ./host.nix {
+      inherit (parts) cryptic-net appimagetool;
+      inherit (target)
+        nebula
+        dnsmasq
+        pmux
+        appimage-runtime
+        ;
+      inherit inventory description arch;
+    }
+  ) arches.arches;
+  buildHost = host: buildHostFor.${arches.ofHostFile (root + "/hosts/${host}.yml")} host;
 
   hosts = import ./hosts.nix {
     dir = root + "/hosts";
@@ -45,7 +55,12 @@ let
   available = lib.filterAttrs (_: lib.meta.availableOn pkgs.stdenv.hostPlatform);
 in
 {
-  inherit description buildHost hostNames;
+  inherit
+    description
+    buildHost
+    buildHostFor
+    hostNames
+    ;
   hosts = available hosts;
   checks = import ./network-checks.nix {
     inherit (pkgs) lib runCommand;

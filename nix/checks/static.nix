@@ -1,8 +1,9 @@
 # Requirement 2 of the seed, checked on what is shipped: the static type-2
 # runtime, and every host's AppImage with every file inside it (unpacked by
-# its own runtime, `--appimage-extract`, which needs no FUSE): no INTERP
-# program header (no dynamic loader), no DT_NEEDED entry (no shared library),
-# and no "/nix/store" string anywhere.
+# its own runtime, `--appimage-extract`, which needs no FUSE, or by unsquashfs
+# for an image of another architecture): no INTERP program header (no dynamic
+# loader), no DT_NEEDED entry (no shared library), no "/nix/store" string
+# anywhere, and every ELF file of the host's architecture.
 #
 # The logic is ./static.sh, the same script the integration tests run on every
 # AppImage they build offline (tests/integration/test_static.py), so the check
@@ -26,12 +27,24 @@ lib.optionalAttrs (hosts != { }) {
   static =
     pkgs.runCommand "cryptic-net-static"
       {
-        nativeBuildInputs = [ pkgs.binutils-unwrapped ];
+        # unsquashfs: an image of another architecture than the builder's is
+        # unpacked without running its runtime (static.sh --arch).
+        nativeBuildInputs = [
+          pkgs.binutils-unwrapped
+          pkgs.squashfsTools
+        ];
       }
       ''
+        fail=0
         bash ${./static.sh} --store-dir ${builtins.storeDir} \
-          ${parts.appimage-runtime}/runtime \
-          ${lib.escapeShellArgs (map lib.getExe (lib.attrValues hosts))}
+          ${parts.appimage-runtime}/runtime || fail=1
+        # Each image with its host's architecture: every ELF file in it, its
+        # runtime included, must be of that machine type (issue 13).
+        ${lib.concatMapStrings (image: ''
+          bash ${./static.sh} --store-dir ${builtins.storeDir} --arch ${image.arch} \
+            ${lib.getExe image} || fail=1
+        '') (lib.attrValues hosts)}
+        [ "$fail" = 0 ]
         touch $out
       '';
 }

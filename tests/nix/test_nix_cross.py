@@ -10,6 +10,8 @@ builder to show.
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
 from typing import TYPE_CHECKING, Any
 
@@ -142,3 +144,49 @@ def test_unknown_arch_is_refused() -> None:
     """
     err = eval_error(expr)
     assert "cryptic-net: unknown arch 'riscv64' (known: aarch64 x86_64)" in err
+
+
+# --- the flake: lib.mkNetwork builds each host for its arch ---------------------------------
+
+SKIP_COPY = shutil.ignore_patterns(".git", ".venv", ".cache", "__pycache__", "*.egg-info", "result*")
+
+
+def flake_with_aarch64_beta(tmp_path: Path) -> dict[str, Any]:
+    """The flake's outputs on the mock nixpkgs, for a copy of this repository whose beta is aarch64."""
+    repo = tmp_path / "repo"
+    shutil.copytree(REPO, repo, ignore=SKIP_COPY, symlinks=True)
+    beta = repo / "hosts" / "beta.yml"
+    beta.write_text(beta.read_text() + "arch: aarch64\n")
+    result: dict[str, Any] = instantiate_eval("import ./tests/nix/mock/eval.nix { repo = ./.; }", repo)
+    return result
+
+
+def test_each_host_is_built_for_its_arch(tmp_path: Path) -> None:
+    flake = flake_with_aarch64_beta(tmp_path)
+    x86 = flake["packages"]["x86_64-linux"]
+    beta = x86["host-beta"]["attrs"]["buildPhase"]
+    assert "CRYPTIC_NET_ARCH=aarch64 sh" in beta
+    for program in ("nebula-static-1.10.3/bin/nebula", "dnsmasq-static-2.92/bin/dnsmasq"):
+        assert f"-aarch64-linux-{program}" in beta, beta
+    assert "-aarch64-linux-appimage-type2-runtime" in beta
+    for host in ("alpha", "lighthouse"):
+        phase = x86[f"host-{host}"]["attrs"]["buildPhase"]
+        assert "CRYPTIC_NET_ARCH=x86_64 sh" in phase
+        assert "-aarch64-linux-" not in phase
+    # The `static` check gives each image its host's architecture.
+    static = flake["checks"]["x86_64-linux"]["static"]["attrs"]["buildCommand"]
+    for host, arch in (("beta", "aarch64"), ("alpha", "x86_64"), ("lighthouse", "x86_64")):
+        image = f"{x86[f'host-{host}']['path']}/bin/cryptic-net-{host}"
+        assert re.search(rf"--arch {arch} \\\s+{re.escape(image)} ", static), static
+
+
+def test_the_example_checks_cover_an_aarch64_image() -> None:
+    flake = instantiate_eval("import ./tests/nix/mock/eval.nix { repo = ./.; }", REPO)
+    checks = flake["checks"]["x86_64-linux"]
+    static = checks["static-aarch64"]["attrs"]["buildCommand"]
+    assert "static.sh --store-dir /nix/store --arch aarch64 /nix/store/" in static
+    deterministic = checks["deterministic-aarch64"]["attrs"]["buildCommand"]
+    # (The mock cannot tell the two builds apart: its store paths come from names only.)
+    assert deterministic.count("/bin/cryptic-net-beta\n") == 2, deterministic
+    assert 'cmp "$a" "$b"' in deterministic
+    assert "static-aarch64" not in flake["checks"]["aarch64-linux"]

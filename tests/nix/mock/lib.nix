@@ -66,6 +66,7 @@ let
       if substring 0 n s == prefix then substring n (stringLength s - n) s else s;
     escapeShellArg = s: "'" + builtins.replaceStrings [ "'" ] [ "'\\''" ] (toString s) + "'";
     escapeShellArgs = args: concatStringsSep " " (map lib.escapeShellArg args);
+    concatMapStrings = f: list: concatStringsSep "" (map f list);
     getExe =
       drv:
       "${drv}/bin/${drv.meta.mainProgram or (throw "lib.getExe: ${drv.name} has no meta.mainProgram")}";
