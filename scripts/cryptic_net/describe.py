@@ -27,7 +27,17 @@ from typing import TYPE_CHECKING, Any, cast, get_args
 
 from cryptic_net import __version__
 from cryptic_net.errors import UserError
-from cryptic_net.model import RULE_SELECTORS, Arch, Firewall, Host, Inventory, Network, Rule, upstream_problem
+from cryptic_net.model import (
+    HOSTNAME,
+    RULE_SELECTORS,
+    Arch,
+    Firewall,
+    Host,
+    Inventory,
+    Network,
+    Rule,
+    upstream_problem,
+)
 from cryptic_net.revocation import Revoked
 
 if TYPE_CHECKING:
@@ -40,7 +50,6 @@ FORMAT = 1
 FORMAT_KEY = "cryptic-net-description"
 MAX_BYTES = 64 * 1024 * 1024
 
-HOSTNAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 NETWORK_NAME = re.compile(r"^[a-z][a-z0-9-]{0,11}$")
 DOMAIN = re.compile(r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 # What may reach a config file as a bare word (groups, CA names, ports, protocols, endpoints,

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 from cryptic_net import checks
 from cryptic_net.checks.base import Context
 from cryptic_net.checks.certs import EXPIRY_WARNING, HOST_KEY_BANNER
-from cryptic_net.checks.names import HOSTNAME, valid_host_name
 from cryptic_net.checks.revoked import revoked_entries
 from cryptic_net.checks.secrets import CA_KEY_BANNER
 from cryptic_net.errors import Diagnostic, UserError, ValidationFailed
@@ -29,6 +28,7 @@ from cryptic_net.model import (
     DEFAULT_ARCH,
     DEFAULT_LIGHTHOUSE_PORT,
     DEFAULT_MTU,
+    HOSTNAME,
     PRUNED,
     RULE_SELECTORS,
     RUNTIME_KEY_DIR,
@@ -42,6 +42,7 @@ from cryptic_net.model import (
     default_key_path,
     items,
     rule,
+    valid_host_name,
 )
 from cryptic_net.paths import display, inside
 from cryptic_net.yamlload import Document, LoadError, json_path, load_file

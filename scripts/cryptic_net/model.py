@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -31,6 +32,15 @@ RUNTIME_KEY_DIR = "/var/lib/cryptic-net"
 RULE_SELECTORS = ("host", "group", "groups", "cidr", "ca_name", "ca_sha")
 Arch = Literal["x86_64", "aarch64"]
 DEFAULT_ARCH: Arch = "x86_64"
+
+
+# A DNS label; the tun device and the Nix attribute `host-<name>` need no more. `\Z`, not `$`:
+# `$` also matches before a final newline.
+HOSTNAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?\Z")
+
+
+def valid_host_name(name: str) -> bool:
+    return HOSTNAME.fullmatch(name) is not None
 
 
 def upstream_problem(value: str) -> str | None:

@@ -23,9 +23,8 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from cryptic_net import __version__
-from cryptic_net.checks.names import HOSTNAME
 from cryptic_net.errors import UserError
-from cryptic_net.model import upstream_problem
+from cryptic_net.model import HOSTNAME, upstream_problem
 
 if TYPE_CHECKING:
     from collections.abc import Callable

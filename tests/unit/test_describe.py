@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -214,3 +216,19 @@ def test_upstreams_with_a_port_survive_the_description(inventory: Path, tmp_path
     conf = described["etc/dnsmasq/dnsmasq.conf"].content.decode()
     assert "server=192.0.2.53#5353\n" in conf
     assert "server=2001:db8::53\n" in conf
+
+
+def test_a_render_from_a_description_stays_light() -> None:
+    """The Nix build starts the glue once per host: rendering from a description must not load
+    the checks, the certificate reader or jsonschema (they doubled a host's time at 1,000 hosts)."""
+    heavy = ("cryptic_net.checks", "cryptic_net.certs", "cryptic_net.nebcert", "cryptic_net.inventory")
+    heavy += ("cryptography", "jsonschema", "google.protobuf")
+    code = (
+        "import sys\n"
+        "import cryptic_net.cli, cryptic_net.appdir, cryptic_net.describe, cryptic_net.render\n"
+        f"print(' '.join(sorted(m for m in sys.modules if m.startswith({heavy!r}))))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert proc.stdout.strip() == ""

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from cryptic_net.checks.base import CHECKS, Context, check
 from cryptic_net.errors import Diagnostic
-from cryptic_net.model import HostFile, NetworkFile, items
+from cryptic_net.model import HostFile, NetworkFile, items, valid_host_name
 from cryptic_net.paths import shown
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-# A DNS label; the tun device and the Nix attribute `host-<name>` need no more. `\Z`, not `$`:
-# `$` also matches before a final newline.
-HOSTNAME = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?\Z")
-
-
-def valid_host_name(name: str) -> bool:
-    return HOSTNAME.fullmatch(name) is not None
 
 
 @check("host-file-yaml-suffix", "inventory")
