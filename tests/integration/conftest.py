@@ -193,6 +193,22 @@ def builds(session_dir: Path, bin_dir: Path) -> dict[str, Build]:
     return out
 
 
+@pytest.fixture
+def appdir(builds: dict[str, Build], tmp_path: Path) -> Path:
+    """A private copy of alpha's AppDir, for tests that run or tamper with AppRun."""
+    dst = tmp_path / "appdir"
+    shutil.copytree(builds["alpha"].appdir, dst, symlinks=True)
+    return dst
+
+
+@pytest.fixture
+def lock_dir(tmp_path: Path) -> Path:
+    """An empty lock directory of the test's own (AppRun's CRYPTIC_NET_LOCK_DIR)."""
+    d = tmp_path / "locks"
+    d.mkdir()
+    return d
+
+
 @pytest.fixture(scope="session")
 def lab(session_dir: Path) -> Iterator[netns.Lab]:
     if os.geteuid() != 0:

@@ -22,20 +22,6 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.root, pytest.mark.integration]
 
 
-@pytest.fixture
-def appdir(builds: dict[str, Build], tmp_path: Path) -> Path:
-    dst = tmp_path / "appdir"
-    shutil.copytree(builds["alpha"].appdir, dst, symlinks=True)
-    return dst
-
-
-@pytest.fixture
-def lock_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "locks"
-    d.mkdir()
-    return d
-
-
 def apprun(
     appdir: Path,
     *args: str,

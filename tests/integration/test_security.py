@@ -42,20 +42,6 @@ NO_NET = (tool("unshare"), "--net", "--")
 
 
 @pytest.fixture
-def appdir(builds: dict[str, Build], tmp_path: Path) -> Path:
-    dst = tmp_path / "appdir"
-    shutil.copytree(builds["alpha"].appdir, dst, symlinks=True)
-    return dst
-
-
-@pytest.fixture
-def lock_dir(tmp_path: Path) -> Path:
-    d = tmp_path / "locks"
-    d.mkdir()
-    return d
-
-
-@pytest.fixture
 def shared_tmp() -> Iterator[Path]:
     """A /tmp-like directory: root's, writable by everyone, sticky."""
     d = Path(tempfile.mkdtemp(prefix=netns.PREFIX, dir="/tmp"))
