@@ -6,12 +6,15 @@ lighthouses, relays, firewall rules, certificate facts, and file paths relative 
 inventory root with their SHA-256.
 
 `cryptic-net appdir HOST --description FILE` then builds the typed model from that file
-(`cryptic_net.inventory`'s types; nothing checked across hosts again, no certificate parsed or
-verified again, no other host's file read) and renders one host. It still treats the file as
-hostile: every field is type-checked, every string that reaches a config file is checked for
-what the inventory's schema allows there, paths must stay inside the root, and the CA files,
-the host's certificate and its baked key must have the SHA-256 the description recorded (so a
-description never renders with files it did not validate).
+(`cryptic_net.model`'s types; nothing checked across hosts again, no certificate parsed or
+verified again, no other host's file read) and renders one host. Of the other hosts it reads
+only what reaches this host's files (`model.Peer`: names, addresses, aliases, lighthouse
+endpoints, the relay role); at 1,000 hosts reading every host whole was most of a host's build.
+It still treats the file as hostile: every field it reads is type-checked, every string that
+reaches a config file is checked for what the inventory's schema allows there, the lighthouses
+and relays the host names must be hosts in that role, paths must stay inside the root, and the
+CA files, the host's certificate and its baked key must have the SHA-256 the description
+recorded (so a description never renders with files it did not validate).
 
 Plain `json` from the standard library, no schema library: this path runs once per host in
 a Nix build, and importing jsonschema would cost more than the render itself.
@@ -35,10 +38,11 @@ from cryptic_net.model import (
     Host,
     Inventory,
     Network,
+    Peer,
+    Revoked,
     Rule,
     upstream_problem,
 )
-from cryptic_net.revocation import Revoked
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -348,6 +352,24 @@ def _host(r: _Reader, root: Path, raw: Any, at: str, network: Network) -> tuple[
     return host, digests
 
 
+def _peer(r: _Reader, raw: Any, at: str, network: Network) -> Peer:
+    """Another host, as this host's configuration names it: only what the renderers read of a
+    peer (`Peer`), each value checked as strictly as the host's own. Its firewall, certificate,
+    key and the rest reach no file of this host, so they are neither read nor checked here:
+    with 1,000 hosts that was most of a host's build."""
+    obj = r.obj(raw, at)
+    peer = Peer(
+        name=r.string(obj, at, "name", HOSTNAME),
+        ip=r.address(obj, at, "ip"),
+        aliases=r.strings(obj, at, "aliases", HOSTNAME),
+        endpoints=r.strings(obj, at, "endpoints"),
+        relay=r.boolean(obj, at, "relay"),
+    )
+    if peer.ip not in network.cidr:
+        raise r.fail(f"{at}.ip", f"{peer.ip} is not in {network.cidr}")
+    return peer
+
+
 def _network(r: _Reader, root: Path, raw: Any) -> tuple[Network, dict[Path, str]]:
     at = "$.network"
     obj = r.obj(raw, at)
@@ -408,8 +430,24 @@ def _check_digest(r: _Reader, root: Path, path: Path, expected: str) -> None:
         )
 
 
+def _named_peers(r: _Reader, at: str, host: Host, peers: dict[str, Peer | Host]) -> None:
+    """The lighthouses and relays `host` uses are hosts of the network in that role (what the
+    checks made sure of; the renderer looks their addresses up by name)."""
+    for key, names, role, what in (
+        ("lighthouses", host.lighthouses, "is_lighthouse", "a lighthouse"),
+        ("relays", host.relays, "relay", "a relay"),
+    ):
+        for i, name in enumerate(names):
+            peer = peers.get(name)
+            if peer is None or peer.name == host.name or not getattr(peer, role):
+                raise r.fail(f"{at}.{key}[{i}]", f"{name!r} is not {what} of this network")
+
+
 def inventory_for_host(description: Path, root: Path, host: str) -> Inventory:
-    """The model one host's render needs, from a description; reads no other host's files."""
+    """The model one host's render needs, from a description; reads no other host's files.
+
+    The host itself is read whole (`_host`); every other host only as a peer (`_peer`). The
+    result has that one host in `hosts` and every host in `peers`."""
     root = root.absolute()
     raw = read_description(description)
     r = _Reader(str(description))
@@ -417,18 +455,31 @@ def inventory_for_host(description: Path, root: Path, host: str) -> Inventory:
     hosts_raw = raw.get("hosts")
     if not isinstance(hosts_raw, list):
         raise r.fail("$.hosts", "expected a list")
-    hosts: list[Host] = []
-    mine: dict[Path, str] = {}
+    peers: list[Peer | Host] = []
+    mine: tuple[Host, str, dict[Path, str]] | None = None
     for i, item in enumerate(hosts_raw):
-        parsed, digests = _host(r, root, item, f"$.hosts[{i}]", network)
-        hosts.append(parsed)
-        if parsed.name == host:
-            mine = digests
-    names = [h.name for h in hosts]
-    if len(set(names)) != len(names):
+        at = f"$.hosts[{i}]"
+        if mine is None and isinstance(item, dict) and item.get("name") == host:
+            parsed, digests = _host(r, root, item, at, network)
+            mine = (parsed, at, digests)
+            peers.append(parsed)
+        else:
+            peers.append(_peer(r, item, at, network))
+    by_name = {p.name: p for p in peers}
+    if len(by_name) != len(peers):
         raise r.fail("$.hosts", "host names repeat")
-    inv = Inventory(root, network, tuple(hosts), revoked=_revoked(r, raw.get("revoked")))
-    inv.host(host)  # a clear error for an unknown host, before any file is read
-    for path, digest in [*cas.items(), *mine.items()]:
+    if mine is None:
+        known = ", ".join(by_name)
+        raise UserError(f"{description}: no host named {host!r} (hosts: {known})")
+    target, at, digests = mine
+    _named_peers(r, at, target, by_name)
+    inv = Inventory(
+        root,
+        network,
+        (target,),
+        revoked=_revoked(r, raw.get("revoked")),
+        peer_view=tuple(peers),
+    )
+    for path, digest in [*cas.items(), *digests.items()]:
         _check_digest(r, root, path, digest)
     return inv

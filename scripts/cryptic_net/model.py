@@ -1,8 +1,9 @@
 """The typed inventory model, and the partly-loaded files the checks read.
 
 Two layers:
-- `Network`, `Host`, `Inventory` (with `Firewall` and `Rule`): the validated model that the
-  renderers read. `load_inventory` returns one only when no check reported an error.
+- `Network`, `Host`, `Inventory` (with `Firewall`, `Rule`, `Revoked`, and `Peer`, a host as
+  the others' configurations see it): the validated model that the renderers read.
+  `load_inventory` returns one only when no check reported an error.
 - `NetworkFile`, `HostFile`: one YAML file each after parsing and the schema, holding the parts
   of the file that passed the schema (a bad firewall rule or alias is left out, the rest stays),
   so that every check can run on every valid part and one mistake hides nothing else. Typed
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 DEFAULT_MTU = 1300
 DEFAULT_LIGHTHOUSE_PORT = 4242
 RUNTIME_KEY_DIR = "/var/lib/cryptic-net"
+REVOKED_FILE = "revoked.yml"
 RULE_SELECTORS = ("host", "group", "groups", "cidr", "ca_name", "ca_sha")
 Arch = Literal["x86_64", "aarch64"]
 DEFAULT_ARCH: Arch = "x86_64"
@@ -106,6 +108,23 @@ class Network:
 
 
 @dataclass(frozen=True)
+class Peer:
+    """A host as the other hosts' configurations see it: the renderers read nothing else of
+    another host (names and addresses for DNS, lighthouse endpoints, the relay role). A `Host`
+    has all of these too; `Inventory.peers` holds either."""
+
+    name: str
+    ip: ipaddress.IPv4Address
+    aliases: tuple[str, ...]
+    endpoints: tuple[str, ...]  # empty unless a lighthouse
+    relay: bool
+
+    @property
+    def is_lighthouse(self) -> bool:
+        return bool(self.endpoints)
+
+
+@dataclass(frozen=True)
 class Host:
     name: str
     ip: ipaddress.IPv4Address
@@ -129,20 +148,45 @@ class Host:
 
 
 @dataclass(frozen=True)
+class Revoked:
+    """A certificate in revoked.yml (cryptic_net.revocation): every host refuses it."""
+
+    fingerprint: str
+    date: str
+    reason: str
+    host: str = ""
+    ip: str = ""
+    line: int = 1
+    col: int = 1
+
+    def where(self) -> str:
+        return f"{REVOKED_FILE}:{self.line}:{self.col}"
+
+
+@dataclass(frozen=True)
 class Inventory:
     root: Path
     network: Network
     hosts: tuple[Host, ...]
     warnings: tuple[Any, ...] = ()  # Diagnostic
-    # revocation.Revoked, every host's pki.blocklist. Required, by keyword: a model built
-    # without it (another path from files to renderers) must fail, not render no blocklist.
-    revoked: tuple[Any, ...] = field(kw_only=True)
+    # Every host's pki.blocklist. Required, by keyword: a model built without it (another path
+    # from files to renderers) must fail, not render no blocklist.
+    revoked: tuple[Revoked, ...] = field(kw_only=True)
+    # Every host of the network as the others see it, where `hosts` holds only some: the model a
+    # render from a description builds (describe.inventory_for_host) has the host it renders in
+    # `hosts` and every host in `peers`. None: `hosts` are all the peers.
+    peer_view: tuple[Peer | Host, ...] | None = field(default=None, kw_only=True, repr=False)
+
+    @property
+    def peers(self) -> tuple[Peer | Host, ...]:
+        """Every host of the network, for what one host's configuration says about the others."""
+        return self.hosts if self.peer_view is None else self.peer_view
 
     def host(self, name: str) -> Host:
         for host in self.hosts:
             if host.name == name:
                 return host
-        known = ", ".join(h.name for h in self.hosts)
+        known = ", ".join(h.name for h in self.peers)
         raise UserError(f"no host named {name!r} in {self.root / 'hosts'} (hosts: {known})")
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from cryptic_net.inventory import Firewall, Host, Inventory
+    from cryptic_net.model import Peer
 
 NEBULA_CONFIG = "etc/nebula/nebula.yml"
 CA_CERT = "etc/nebula/ca.crt"
@@ -62,11 +63,11 @@ DOMAIN = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,
 SAFE_PATH = re.compile(r"/?[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*\Z")
 
 
-def _refuse(host: Host, field: str, value: object, why: str) -> UserError:
+def _refuse(host: Peer | Host, field: str, value: object, why: str) -> UserError:
     return UserError(f"host {host.name!r}: cannot render {field} {value!r}: {why}")
 
 
-def _require(host: Host, field: str, value: object, ok: Callable[[str], bool], why: str) -> str:
+def _require(host: Peer | Host, field: str, value: object, ok: Callable[[str], bool], why: str) -> str:
     """`value` as text if it is a string that `ok` accepts, else a UserError naming the field."""
     if not isinstance(value, str) or not ok(value):
         raise _refuse(host, field, value, why)
@@ -81,7 +82,7 @@ def _one_line(text: str) -> bool:
     return not any(unicodedata.category(c) in {"Cc", "Zl", "Zp"} for c in text)
 
 
-def _name(host: Host, field: str, value: object) -> str:
+def _name(host: Peer | Host, field: str, value: object) -> str:
     return _require(host, field, value, lambda v: HOSTNAME.match(v) is not None, "not a DNS label")
 
 
@@ -96,11 +97,16 @@ def _network_name(inv: Inventory, host: Host) -> str:
     return _require(host, "network name", value, lambda v: NETWORK_NAME.match(v) is not None, why)
 
 
-def _ip(host: Host, field: str, value: object) -> str:
-    """An address's text, from an `ipaddress` object only (a string could carry anything)."""
+def _checked_ip(host: Peer | Host, field: str, value: object) -> ipaddress.IPv4Address:
+    """An `ipaddress` object only (a string could carry anything)."""
     if not isinstance(value, ipaddress.IPv4Address):
         raise _refuse(host, field, value, "not an IPv4 address object")
-    return str(value)
+    return value
+
+
+def _ip(host: Peer | Host, field: str, value: object) -> str:
+    """An address's text, from an `ipaddress` object only."""
+    return str(_checked_ip(host, field, value))
 
 
 def _header(inv: Inventory, host: Host, comment: str = "#") -> str:
@@ -215,13 +221,13 @@ def listen_host(inv: Inventory) -> str:
     nebula 1.6 always opens AF_INET6 and binds `::` for both spellings. IPv4-only networks keep
     `0.0.0.0`, which also works on machines whose kernel has IPv6 turned off.
     """
-    ipv6 = any(e.startswith("[") for h in inv.hosts for e in h.endpoints)
+    ipv6 = any(e.startswith("[") for h in inv.peers for e in h.endpoints)
     return "::" if ipv6 else "0.0.0.0"  # noqa: S104 (the underlay: every local address)
 
 
 def nebula_config(inv: Inventory, host: Host) -> str:
-    by_name = {h.name: h for h in inv.hosts}
-    static_map = {str(h.ip): list(h.endpoints) for h in inv.hosts if h.is_lighthouse and h.name != host.name}
+    by_name = {h.name: h for h in inv.peers}
+    static_map = {str(h.ip): list(h.endpoints) for h in inv.peers if h.is_lighthouse and h.name != host.name}
     config: dict[str, Any] = {
         "pki": {
             "ca": CA_CERT,
@@ -321,7 +327,7 @@ def dnsmasq_hosts(inv: Inventory, host: Host) -> str:
             ]
         )
         # Every address is checked first: sorting strings with addresses would raise a TypeError.
-        for h in sorted(inv.hosts, key=lambda h: ipaddress.IPv4Address(_ip(h, "ip", h.ip)))
+        for h in sorted(inv.peers, key=lambda h: int(_checked_ip(h, "ip", h.ip)))
     ]
     return _header(inv, host) + "\n".join(lines) + "\n"
 

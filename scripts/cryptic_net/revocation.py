@@ -14,31 +14,16 @@ writes it, and a reviewer sees a revocation as one added entry.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from cryptic_net.errors import Diagnostic
+from cryptic_net.model import REVOKED_FILE, Revoked
 from cryptic_net.yamlload import Document, LoadError, load_file
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-REVOKED_FILE = "revoked.yml"
 SCHEMA = "revoked.schema.json"
-
-
-@dataclass(frozen=True)
-class Revoked:
-    fingerprint: str
-    date: str
-    reason: str
-    host: str = ""
-    ip: str = ""
-    line: int = 1
-    col: int = 1
-
-    def where(self) -> str:
-        return f"{REVOKED_FILE}:{self.line}:{self.col}"
 
 
 def load_revoked(root: Path) -> tuple[tuple[Revoked, ...], list[Diagnostic]]:

@@ -49,8 +49,8 @@ from cryptic_net.inventory import (
     schema_errors,
     schema_text,
 )
-from cryptic_net.model import default_key_dir
-from cryptic_net.revocation import REVOKED_FILE, Revoked, entry_yaml, load_revoked
+from cryptic_net.model import REVOKED_FILE, Revoked, default_key_dir
+from cryptic_net.revocation import entry_yaml, load_revoked
 from cryptic_net.yamlload import LoadError, load_file, load_text
 
 if TYPE_CHECKING:

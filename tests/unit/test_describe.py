@@ -138,6 +138,49 @@ def test_hostile_values_are_refused(
         inventory_for_host(path, REPO, "alpha")
 
 
+# Another host's values that reach this host's files (DNS names, addresses, lighthouse
+# endpoints, the relay role): checked as strictly when beta is rendered. hosts[0] is alpha,
+# hosts[2] the lighthouse.
+HOSTILE_PEER = [
+    (("hosts", 0, "name"), "alpha\nx", "$.hosts[0].name"),
+    (("hosts", 0, "ip"), "10.99.0.2", "$.hosts[0].ip"),
+    (("hosts", 0, "ip"), "10.42.0.2\n", "$.hosts[0].ip"),
+    (("hosts", 0, "aliases"), ["www.evil"], "$.hosts[0].aliases[0]"),
+    (("hosts", 0, "relay"), 1, "$.hosts[0].relay"),
+    (("hosts", 2, "endpoints"), ["192.0.2.1:4242 # x"], "$.hosts[2].endpoints[0]"),
+    (("hosts", 2), "lighthouse", "$.hosts[2]"),
+    # beta's own list names hosts that are not in that role
+    (("hosts", 1, "lighthouses"), ["alpha"], "$.hosts[1].lighthouses[0]"),
+    (("hosts", 1, "relays"), ["gamma"], "$.hosts[1].relays[0]"),
+    (("hosts", 1, "relays"), ["beta"], "$.hosts[1].relays[0]"),
+]
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "at"), HOSTILE_PEER, ids=[h[2] + ":" + repr(h[1])[:12] for h in HOSTILE_PEER]
+)
+def test_hostile_peer_values_are_refused(
+    tmp_path: Path, description_data: dict[str, Any], where: tuple[Any, ...], value: Any, at: str
+) -> None:
+    path = write(tmp_path, set_path(description_data, where, value))
+    with pytest.raises(UserError, match=r"^" + re.escape(f"{path}: {at}")):
+        inventory_for_host(path, REPO, "beta")
+
+
+def test_only_a_peers_own_lines_are_read(tmp_path: Path, description_data: dict[str, Any]) -> None:
+    """Rendering beta reads alpha as a peer: alpha's firewall, certificate and key reach no file
+    of beta's, so they are not read (at 1,000 hosts reading them was most of a host's build)."""
+    data = set_path(description_data, ("hosts", 0, "firewall"), "not read")
+    data = set_path(data, ("hosts", 0, "cert"), None)
+    path = write(tmp_path, data)
+    inv = inventory_for_host(path, REPO, "beta")
+    assert [h.name for h in inv.hosts] == ["beta"]
+    assert [p.name for p in inv.peers] == ["alpha", "beta", "lighthouse"]
+    assert render_host(inv, "beta") == render_host(load_inventory(REPO), "beta")
+    with pytest.raises(UserError, match=re.escape(f"{path}: $.hosts[0].cert")):
+        inventory_for_host(path, REPO, "alpha")
+
+
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
@@ -222,6 +265,7 @@ def test_a_render_from_a_description_stays_light() -> None:
     """The Nix build starts the glue once per host: rendering from a description must not load
     the checks, the certificate reader or jsonschema (they doubled a host's time at 1,000 hosts)."""
     heavy = ("cryptic_net.checks", "cryptic_net.certs", "cryptic_net.nebcert", "cryptic_net.inventory")
+    heavy += ("cryptic_net.yamlload", "cryptic_net.revocation")
     heavy += ("cryptography", "jsonschema", "google.protobuf")
     code = (
         "import sys\n"

@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 from cryptic_net import certs
 from cryptic_net.checks.base import Context, check
-from cryptic_net.revocation import Revoked, load_revoked
+from cryptic_net.revocation import load_revoked
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from cryptic_net.errors import Diagnostic
-    from cryptic_net.model import HostFile
+    from cryptic_net.model import HostFile, Revoked
 
 
 def _loaded(ctx: Context) -> tuple[tuple[Revoked, ...], list[Diagnostic]]:
