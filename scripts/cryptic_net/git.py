@@ -17,14 +17,20 @@ if TYPE_CHECKING:
 GIT_TIMEOUT = 30
 
 
-def git(root: Path, *args: str) -> subprocess.CompletedProcess[str] | None:
-    """`git -C root ARGS`, or None when git is missing, cannot run or takes too long."""
+def git(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str] | None:
+    """`git -C root ARGS` (reading `stdin`), or None when git is missing, cannot run or takes too
+    long."""
     found = shutil.which("git")
     if found is None:
         return None
     try:
         return subprocess.run(
-            [found, "-C", str(root), *args], capture_output=True, text=True, timeout=GIT_TIMEOUT, check=False
+            [found, "-C", str(root), *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None

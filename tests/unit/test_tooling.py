@@ -637,6 +637,28 @@ def test_validate_warns_about_untracked_files(tmp_path: Path) -> None:
     subprocess.run([git, "-C", str(root), "add", "hosts"], check=True, env=env)
     assert cli("validate", "--root", root).stderr == ""
 
+    # A file a .gitignore names: `git add` alone refuses it, so the warning says -f.
+    (root / ".gitignore").write_text("*.crt\n", encoding="utf-8")
+    assert new_host(root, safe, "web", "--no-git-add")[0] == 0
+    crt = "ignored by git (a .gitignore names it): a flake does not see it (`git add -f hosts/web.crt`)"
+    yml = "not tracked by git: a flake does not see it (`git add hosts/web.yml`)"
+    assert cli("validate", "--root", root).stderr.splitlines() == [
+        f"hosts/web.crt:1:1: warning: $: {crt}",
+        f"hosts/web.yml:1:1: warning: $: {yml}",
+    ]
+
+    # Many: one warning that counts them, not a line per file.
+    names = [f"h{i:02d}" for i in range(5)]
+    assert new_host(root, safe, *names, "--no-git-add")[0] == 0
+    counted = (
+        "12 inventory files are not tracked by git (6 of them named by a .gitignore: `git add -f` "
+        "those), and a flake sees none of them: hosts/h00.crt, hosts/h00.yml, hosts/h01.crt and 9 more "
+        "(`git add hosts/`)"
+    )
+    assert cli("validate", "--root", root).stderr.splitlines() == [
+        f"hosts/h00.crt:1:1: warning: $: {counted}"
+    ]
+
 
 def test_create_exclusive_never_replaces(tmp_path: Path) -> None:
     target = tmp_path / "f"

@@ -27,28 +27,58 @@ def _build_inputs(ctx: Context) -> list[Path]:
     return sorted({p for p in files if p.is_file() and p.resolve().is_relative_to(root)}, key=str)
 
 
+# Beyond this many untracked files (a network imported whole, an inventory under an ignored
+# directory), one warning says how many and what to add instead of a line per file.
+LISTED = 10
+
+
+def _ignored(ctx: Context, names: list[str]) -> set[str]:
+    """Those of `names` that git ignores (`git add` refuses them without -f)."""
+    found = git(ctx.root, "check-ignore", "--stdin", "-z", stdin="".join(f"{n}\0" for n in names))
+    # 0: some are ignored, 1: none is; anything else (or no git) says nothing.
+    if found is None or found.returncode not in (0, 1):
+        return set()
+    return set(found.stdout.split("\0")) - {""}
+
+
+def _advice(name: str, ignored: bool) -> str:
+    if ignored:
+        return f"ignored by git (a .gitignore names it): a flake does not see it (`git add -f {name}`)"
+    return f"not tracked by git: a flake does not see it (`git add {name}`)"
+
+
 @check("inventory-untracked", "inventory")
 def untracked(ctx: Context) -> Iterator[Diagnostic]:
     """Warns about an inventory file that git does not track, when the inventory is in a git work
-    tree: a flake sees only tracked files, so the Nix build would miss it (or build without it)."""
+    tree: a flake sees only tracked files, so the Nix build would miss it (or build without it).
+    More than ten such files make one warning that counts them."""
     probe = git(ctx.root, "rev-parse", "--is-inside-work-tree")
     if probe is None or probe.returncode != 0 or probe.stdout.strip() != "true":
         return
     files = _build_inputs(ctx)
     if not files:
         return
-    rel = [str(p.relative_to(ctx.root)) for p in files]
-    listed = git(ctx.root, "ls-files", "-z", "--", *rel)
+    # Every tracked file under the root, relative to it: one answer, whatever the number of
+    # hosts (naming each file on the command line would meet the kernel's argument limit).
+    listed = git(ctx.root, "ls-files", "-z")
     if listed is None or listed.returncode != 0:
         return
     tracked = set(listed.stdout.split("\0"))
-    for name in rel:
-        if name not in tracked:
-            yield Diagnostic(
-                name,
-                1,
-                1,
-                "$",
-                f"not tracked by git: a flake does not see it (`git add {name}`)",
-                "warning",
-            )
+    missing = [name for name in (p.relative_to(ctx.root).as_posix() for p in files) if name not in tracked]
+    if len(missing) <= LISTED:
+        ignored = _ignored(ctx, missing) if missing else set()
+        for name in missing:
+            yield Diagnostic(name, 1, 1, "$", _advice(name, name in ignored), "warning")
+        return
+    tops = sorted({name.split("/", 1)[0] + ("/" if "/" in name else "") for name in missing})
+    ignored = _ignored(ctx, missing)
+    also = f" ({len(ignored)} of them named by a .gitignore: `git add -f` those)" if ignored else ""
+    yield Diagnostic(
+        missing[0],
+        1,
+        1,
+        "$",
+        f"{len(missing)} inventory files are not tracked by git{also}, and a flake sees none of "
+        f"them: {', '.join(missing[:3])} and {len(missing) - 3} more (`git add {' '.join(tops)}`)",
+        "warning",
+    )
