@@ -526,6 +526,37 @@ def test_revoke_a_lost_laptop(network: tuple[Path, Path], tmp_path: Path) -> Non
     assert out.startswith("added host laptop (10.77.0.4)")
 
 
+def test_revoke_lists_every_certificate_of_a_bundle(network: tuple[Path, Path], tmp_path: Path) -> None:
+    """A host file may hold a version-1 and a version-2 certificate of one key (docs/lifecycle.md);
+    their fingerprints differ, and nebula checks each alone, so `revoke` lists both."""
+    root, safe = with_lighthouse(network)
+    assert new_host(root, safe, "laptop")[0] == 0
+    crt = root / "hosts" / "laptop.crt"
+    first = certs.cert_info(crt)
+    pub = tmp_path / "laptop.pub"
+    pub.write_bytes(first.public_key_pem())
+    other = tmp_path / "other.crt"
+    args = ["-version", str(3 - first.version), "-name", "laptop", "-networks", ",".join(first.networks)]
+    args += ["-in-pub", str(pub), "-out-crt", str(other), "-ca-crt", str(root / "ca.crt")]
+    signed = subprocess.run(
+        [certs.nebula_cert(), "sign", *args, "-ca-key", str(safe / "ca.key")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert signed.returncode == 0, signed.stderr
+    crt.write_bytes(crt.read_bytes() + other.read_bytes())
+    bundle = [c.fingerprint for c in certs.read_certs(crt)]
+    assert len(bundle) == 2
+    assert bundle[0] == first.fingerprint
+    rc, _, err = run("revoke", root, safe, "laptop", "--reason", "stolen")
+    assert rc == 0, err
+    data = yaml.safe_load((root / "revoked.yml").read_text())
+    assert [r["fingerprint"] for r in data["revoked"]] == bundle
+    assert cli("validate", "--root", root).returncode == 0
+
+
 def test_revoke_new_key_keeps_the_host(network: tuple[Path, Path]) -> None:
     root, safe = with_lighthouse(network)
     assert new_host(root, safe, "laptop", "--groups", "admin")[0] == 0
