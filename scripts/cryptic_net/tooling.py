@@ -290,8 +290,12 @@ def apply_and_validate(root: Path, changes: Changes) -> Inventory:
         changes.undo()
         raise
     changes.commit()
+    # The files this change wrote are staged next (`git_stage`, which every writing command
+    # calls, or says what to `git add`): that they are not tracked yet is no news.
+    ours = {os.path.relpath(path, root) for path in changes.paths()}
     for warning in inv.warnings:
-        print(warning, file=sys.stderr)
+        if not (warning.check == "inventory-untracked" and warning.file in ours):
+            print(warning, file=sys.stderr)
     return inv
 
 
