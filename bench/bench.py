@@ -38,9 +38,8 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 import appimagetool  # noqa: E402
 import netns  # noqa: E402
+from probe import UNDERLAY, dns_ok, first_success, hwm_kib, ping_ok  # noqa: E402
 
-UNDERLAY = {"lighthouse": "192.0.2.1", "alpha": "192.0.2.2", "beta": "192.0.2.3"}
-OVERLAY = {"lighthouse": "10.42.0.1", "alpha": "10.42.0.2", "beta": "10.42.0.3"}
 MODES = ("plain", "mount", "extract")
 LABELS = {
     "plain": "plain AppDir (AppRun, no AppImage runtime)",
@@ -83,42 +82,6 @@ def argv(mode: str, host: str, appdirs: dict[str, Path], images: dict[str, Path]
         return netns.ns_exec(host, [str(appdirs[host] / "AppRun")])
     extra = ["--appimage-extract-and-run"] if mode == "extract" else []
     return netns.ns_exec(host, [str(images[host]), *extra])
-
-
-def first_success(fn: object, t0: float, out: dict[str, float], key: str) -> None:
-    deadline = t0 + TIMEOUT
-    while time.monotonic() < deadline:
-        if fn():  # type: ignore[operator]
-            out[key] = time.monotonic() - t0
-            return
-        time.sleep(0.01)
-
-
-def ping_ok() -> bool:
-    # One ping process sending every 10 ms until the first reply: a `ping -c1 -W1` loop
-    # would measure its own 1 s timeouts while the tunnel is being set up.
-    argv_ = netns.ns_exec(
-        "alpha", ["ping", "-n", "-q", "-c1", "-i", "0.01", "-w", str(int(TIMEOUT)), OVERLAY["beta"]]
-    )
-    return subprocess.run(argv_, capture_output=True, check=False).returncode == 0
-
-
-def dns_ok() -> bool:
-    argv_ = netns.ns_exec(
-        "alpha", ["dig", f"@{OVERLAY['alpha']}", "+short", "+time=1", "+tries=1", "beta.example.internal"]
-    )
-    out = subprocess.run(argv_, capture_output=True, text=True, check=False).stdout
-    return out.strip() == OVERLAY["beta"]
-
-
-def hwm_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def supervisor(proc: subprocess.Popen[bytes], mode: str) -> int:
@@ -166,8 +129,13 @@ def one_run(mode: str, appdirs: dict[str, Path], images: dict[str, Path], work: 
         launch("alpha")
         launch("beta")
         threads = [
-            threading.Thread(target=first_success, args=(ping_ok, t0, result, "ping")),
-            threading.Thread(target=first_success, args=(dns_ok, t0, result, "dns")),
+            threading.Thread(
+                target=first_success,
+                args=(lambda: ping_ok("alpha", "beta", TIMEOUT), t0, TIMEOUT, result, "ping"),
+            ),
+            threading.Thread(
+                target=first_success, args=(lambda: dns_ok("alpha", "beta"), t0, TIMEOUT, result, "dns")
+            ),
         ]
         for t in threads:
             t.start()

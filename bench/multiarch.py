@@ -42,12 +42,11 @@ sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 import appimagetool  # noqa: E402
 import netns  # noqa: E402
+from probe import UNDERLAY, dns_ok, first_success, hwm_kib, ping_ok  # noqa: E402
 
 sys.path.insert(0, str(REPO))
 from tests.conftest import copy_inventory  # noqa: E402
 
-UNDERLAY = {"lighthouse": "192.0.2.1", "alpha": "192.0.2.2", "beta": "192.0.2.3"}
-OVERLAY = {"lighthouse": "10.42.0.1", "alpha": "10.42.0.2", "beta": "10.42.0.3"}
 PROGRAMS = ("nebula", "nebula-cert", "dnsmasq", "pmux")
 TIMEOUT = 60.0
 Row = tuple[str, ...]
@@ -121,41 +120,6 @@ def exec_time(program: Path, runs: int) -> float:
     return statistics.median(times)
 
 
-def first(fn: object, t0: float, out: dict[str, float], key: str) -> None:
-    deadline = t0 + TIMEOUT
-    while time.monotonic() < deadline:
-        if fn():  # type: ignore[operator]
-            out[key] = time.monotonic() - t0
-            return
-        time.sleep(0.01)
-
-
-def ping_ok() -> bool:
-    argv = netns.ns_exec(
-        "alpha", ["ping", "-n", "-q", "-c1", "-i", "0.01", "-w", str(int(TIMEOUT)), OVERLAY["beta"]]
-    )
-    return subprocess.run(argv, capture_output=True, check=False).returncode == 0
-
-
-def dns_ok() -> bool:
-    argv = netns.ns_exec(
-        "beta", ["dig", f"@{OVERLAY['beta']}", "+short", "+time=1", "+tries=1", "alpha.example.internal"]
-    )
-    return (
-        subprocess.run(argv, capture_output=True, text=True, check=False).stdout.strip() == OVERLAY["alpha"]
-    )
-
-
-def hwm_kib(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
-
-
 def one_run(appdirs: dict[str, Path], beta: list[str], work: Path) -> dict[str, float]:
     lab = netns.Lab(UNDERLAY)
     lab.up()
@@ -173,10 +137,16 @@ def one_run(appdirs: dict[str, Path], beta: list[str], work: Path) -> dict[str, 
         procs["beta"] = run_quiet(netns.ns_exec("beta", beta), env)
         threads = [
             threading.Thread(
-                target=first, args=(lambda: lab.link_exists("beta", "cn-example"), t0, result, "tun")
+                target=first_success,
+                args=(lambda: lab.link_exists("beta", "cn-example"), t0, TIMEOUT, result, "tun"),
             ),
-            threading.Thread(target=first, args=(ping_ok, t0, result, "ping")),
-            threading.Thread(target=first, args=(dns_ok, t0, result, "dns")),
+            threading.Thread(
+                target=first_success,
+                args=(lambda: ping_ok("alpha", "beta", TIMEOUT), t0, TIMEOUT, result, "ping"),
+            ),
+            threading.Thread(
+                target=first_success, args=(lambda: dns_ok("beta", "alpha"), t0, TIMEOUT, result, "dns")
+            ),
         ]
         for t in threads:
             t.start()
