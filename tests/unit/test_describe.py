@@ -127,17 +127,6 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("where", "value", "at"), HOSTILE, ids=[h[2] + ":" + repr(h[1])[:12] for h in HOSTILE]
-)
-def test_hostile_values_are_refused(
-    tmp_path: Path, description_data: dict[str, Any], where: tuple[Any, ...], value: Any, at: str
-) -> None:
-    path = write(tmp_path, set_path(description_data, where, value))
-    with pytest.raises(UserError, match=r"^" + re.escape(f"{path}: {at}")):
-        inventory_for_host(path, REPO, "alpha")
-
-
 # Another host's values that reach this host's files (DNS names, addresses, lighthouse
 # endpoints, the relay role): checked as strictly when beta is rendered. hosts[0] is alpha,
 # hosts[2] the lighthouse.
@@ -156,15 +145,18 @@ HOSTILE_PEER = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("where", "value", "at"), HOSTILE_PEER, ids=[h[2] + ":" + repr(h[1])[:12] for h in HOSTILE_PEER]
-)
-def test_hostile_peer_values_are_refused(
-    tmp_path: Path, description_data: dict[str, Any], where: tuple[Any, ...], value: Any, at: str
+# (rendered host, where, value, message)
+CASES = [("alpha", *h) for h in HOSTILE] + [("beta", *h) for h in HOSTILE_PEER]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c[0]}:{c[3]}:{repr(c[2])[:12]}" for c in CASES])
+def test_hostile_values_are_refused(
+    tmp_path: Path, description_data: dict[str, Any], case: tuple[str, tuple[Any, ...], Any, str]
 ) -> None:
+    host, where, value, at = case
     path = write(tmp_path, set_path(description_data, where, value))
     with pytest.raises(UserError, match=r"^" + re.escape(f"{path}: {at}")):
-        inventory_for_host(path, REPO, "beta")
+        inventory_for_host(path, REPO, host)
 
 
 def test_only_a_peers_own_lines_are_read(tmp_path: Path, description_data: dict[str, Any]) -> None:
