@@ -76,6 +76,29 @@ def test_content(description_data: dict[str, Any]) -> None:
     assert d["groups"]["laptop"] == ["alpha"]
 
 
+def test_a_change_to_one_host_leaves_the_others_files_alone(inventory: Path, tmp_path: Path) -> None:
+    """Every host's build takes network.json, so any change rebuilds every host (docs/nix.md);
+    a host whose files the change does not touch must render the same bytes, so its image comes
+    out the same and need not be copied again."""
+
+    def files(host: str) -> dict[str, Any]:
+        out = tmp_path / "network.json"
+        proc = cli("describe", "--root", inventory, "--out", out)
+        assert proc.returncode == 0, proc.stderr
+        return render_host(inventory_for_host(out, inventory, host), host)
+
+    before = {host: files(host) for host in HOSTS}
+    alpha = inventory / "hosts" / "alpha.yml"
+    alpha.write_text(
+        alpha.read_text().replace(
+            "{port: 22, proto: tcp, group: admin}", "{port: 2222, proto: tcp, group: admin}"
+        )
+    )
+    after = {host: files(host) for host in HOSTS}
+    assert after["alpha"] != before["alpha"]
+    assert {h: after[h] for h in HOSTS if h != "alpha"} == {h: before[h] for h in HOSTS if h != "alpha"}
+
+
 def test_invalid_inventory_writes_nothing(inventory: Path, tmp_path: Path) -> None:
     (inventory / "hosts" / "beta.yml").write_text("ip: 10.42.0.2\n", encoding="utf-8")
     out = tmp_path / "network.json"
