@@ -296,7 +296,7 @@ def _graph(args: argparse.Namespace) -> int:
     inv = load_inventory(args.root)
     for warning in inv.warnings:
         print(warning, file=sys.stderr)
-    text = graph.dot(inv) if args.format == "dot" else graph.svg(inv)
+    text = graph.dot(inv, args.nodes) if args.format == "dot" else graph.svg(inv, args.nodes)
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -415,6 +415,13 @@ def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command
     cmd = command("graph", "draw the network: hosts, lighthouses, relays, groups, allowed flows (Graphviz)")
     cmd.add_argument("--format", choices=["svg", "dot"], default="svg")
     cmd.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    cmd.add_argument(
+        "--nodes",
+        choices=["auto", "host", "class"],
+        default="auto",
+        help="one box per host, or per class of hosts the rules treat alike (auto: classes once a "
+        "picture of every host would be unreadable)",
+    )
     cmd.set_defaults(func=_graph)
 
     cmd = command("sign", "a new key pair and certificate for an existing host file (e.g. written by hand)")

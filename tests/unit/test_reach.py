@@ -8,20 +8,26 @@ command's output and the policy file's errors.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
 import shutil
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from cryptic_net import graph, reach
+from cryptic_net.errors import UserError
 from cryptic_net.inventory import Rule, load_inventory
-from tests.conftest import cli
+from cryptic_net.model import Firewall
+from tests.conftest import REPO, cli
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from cryptic_net.model import Inventory
 
 
 def rule(**raw: Any) -> Rule:
@@ -308,8 +314,6 @@ def _policy(inventory: Path, text: str) -> Any:
 
 
 def test_the_example_policy_passes(inventory: Path, tmp_path: Path) -> None:
-    from tests.conftest import REPO  # noqa: PLC0415
-
     shutil.copy2(REPO / "policy.yml", inventory / "policy.yml")
     result = cli("validate", "--root", inventory)
     assert result.returncode == 0, result.stderr
@@ -402,8 +406,6 @@ def test_graph_dot_is_deterministic_and_complete(inventory: Path) -> None:
 
 
 def test_graph_dot_is_the_committed_source(inventory: Path) -> None:
-    from tests.conftest import REPO  # noqa: PLC0415
-
     result = cli("graph", "--root", inventory, "--format", "dot")
     assert result.returncode == 0, result.stderr
     assert result.stdout == (REPO / "docs" / "example-network.dot").read_text()
@@ -421,3 +423,107 @@ def test_graph_svg_is_deterministic(inventory: Path, tmp_path: Path) -> None:
     assert svg.lstrip().startswith("<?xml")
     for text in ("alpha", "beta", "lighthouse", "10.42.0.2", "tcp 80", "groups: admin, laptop"):
         assert f">{text}<" in svg or text in svg
+
+
+# --- graph: classes of hosts ----------------------------------------------------------------
+
+
+def _grown(inventory: Path, laptops: int, servers: int) -> Inventory:
+    """The example network with `laptops` copies of alpha and `servers` copies of beta."""
+    inv = load_inventory(inventory)
+    alpha, beta, lighthouse = (inv.host(n) for n in ("alpha", "beta", "lighthouse"))
+    hosts = [lighthouse]
+    address = iter(ipaddress.IPv4Network("10.42.0.0/24").hosts())
+    next(address)  # the lighthouse's
+    for kind, count, like in (("laptop", laptops, alpha), ("server", servers, beta)):
+        hosts += [replace(like, name=f"{kind}{i:02d}", ip=next(address), aliases=()) for i in range(count)]
+    return replace(inv, hosts=tuple(hosts))
+
+
+def test_graph_classes_draw_hosts_the_rules_treat_alike_as_one_box(inventory: Path) -> None:
+    inv = _grown(inventory, laptops=12, servers=20)
+    drawn = graph.drawing(inv, "class")
+    assert drawn.boxes == 3
+    text = drawn.text
+    assert '"laptop00" [label="12 hosts\\nlaptop00, laptop01, laptop02, ...\\ngroups: admin, laptop"' in text
+    assert '"server00" [label="20 hosts\\nserver00, server01, server02, ...\\ngroups: server"' in text
+    # Every laptop opens tcp 80 on every server (beta's rule), and ICMP everywhere.
+    assert '"laptop00" -> "server00" [label="tcp 80\\nicmp",' in text
+    # Within a class: laptops ssh to each other (alpha's rule: 22 from admin), servers only ping.
+    assert '"laptop00" -> "laptop00" [label="tcp 22\\nicmp",' in text
+    assert '"server00" -> "server00" [label="icmp",' in text
+    assert "one box: hosts the rules treat alike" in text
+    # auto: one box per host for a small network, classes for a large one.
+    assert graph.drawing(inv, "auto").boxes == 33
+    assert graph.drawing(_grown(inventory, laptops=30, servers=30), "auto").boxes == 3
+
+
+def test_graph_classes_never_claim_more_than_every_pair_allows(inventory: Path) -> None:
+    """Each desk lets only its own laptop in by ssh: no box can hold two laptops or two desks,
+    since an arrow between boxes holds for every host of one towards every host of the other."""
+    inv = _grown(inventory, laptops=3, servers=3)
+    own = [
+        replace(h, firewall=Firewall(inbound=(rule(port=22, proto="tcp", host=f"laptop{h.name[-2:]}"),)))
+        if h.name.startswith("server")
+        else h
+        for h in inv.hosts
+    ]
+    drawn = graph.drawing(replace(inv, hosts=tuple(own)), "class")
+    assert drawn.boxes == 7
+    assert '"laptop01" -> "server01" [label="tcp 22\\nicmp"' in drawn.text
+    assert '"laptop01" -> "server02" [label="icmp"' in drawn.text
+
+
+def _pairs(blocks: list[int], relation: list[list[int]]) -> graph.Pairs:
+    like = load_inventory(REPO).host("beta")
+    n = len(blocks)
+    matrix = [[-1 if j == i else relation[blocks[i]][blocks[j]] for j in range(n)] for i in range(n)]
+    hosts = [replace(like, name=f"h{i}") for i in range(n)]
+    return graph.Pairs(hosts, matrix, [("", False, False)] * 3)
+
+
+@settings(max_examples=200, deadline=None)
+# Each of two hosts reaches only its own partner: every host sees the same relations towards
+# each class, so only the check for uniform pairs splits them.
+@example(blocks=[0, 0, 1, 1], relation=[[0] * 4] * 4, noise=[(0, 2, 1), (1, 3, 1)])
+@given(
+    blocks=st.lists(st.integers(0, 3), min_size=1, max_size=9),
+    relation=st.lists(st.lists(st.integers(0, 2), min_size=4, max_size=4), min_size=4, max_size=4),
+    noise=st.lists(st.tuples(st.integers(0, 8), st.integers(0, 8), st.integers(0, 2)), max_size=3),
+)
+def test_graph_classes_are_exact(
+    blocks: list[int], relation: list[list[int]], noise: list[tuple[int, int, int]]
+) -> None:
+    """Any relation between hosts: the classes partition the hosts, every pair of classes is
+    uniform, no two classes could be merged, and where the hosts fall into blocks that are
+    uniform, there are no more classes than blocks."""
+    p = _pairs(blocks, relation)
+    found = graph.classes(p)
+    n = len(blocks)
+    assert len({i for c in found for i in c}) == n == sum(len(c) for c in found)
+    assert len(found) <= len(set(blocks))
+    for i, j, r in noise:  # pairs that break the blocks
+        if i < n and j < n and i != j:
+            p.matrix[i][j] = r
+    found = graph.classes(p)
+    assert sorted(i for c in found for i in c) == list(range(n))
+
+    def uniform(partition: list[list[int]]) -> bool:
+        return all(
+            len({p.matrix[i][j] for i in a for j in b if i != j}) <= 1 for a in partition for b in partition
+        )
+
+    assert uniform(found)
+    # and the fewest: no two classes could be one
+    for x, y in itertools.combinations(range(len(found)), 2):
+        merged = [c for k, c in enumerate(found) if k not in {x, y}] + [found[x] + found[y]]
+        assert not uniform(merged), (found[x], found[y])
+
+
+def test_graph_too_large_to_draw_is_refused(inventory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(graph, "MAX_ARROWS", 5)
+    with pytest.raises(
+        UserError, match=r"^3 boxes and 8 arrows: too many for one picture \(at most 150 and 5"
+    ):
+        graph.svg(load_inventory(inventory), "host")
+    assert graph.dot(load_inventory(inventory), "host").count(" -> ") == 8  # the source is still written
