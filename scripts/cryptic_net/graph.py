@@ -214,7 +214,10 @@ def drawing(inv: Inventory, nodes: str = "auto") -> Drawing:
         first = p.hosts[g[0]]
         fill = LIGHTHOUSE_COLOUR if first.is_lighthouse else RELAY_COLOUR if first.relay else HOST_COLOUR
         lines.append(
-            f"  {_q(name[a])} [label={_q(_class_label([p.hosts[i] for i in g]))}, fillcolor={_q(fill)}];"
+            f"  {_q(name[a])} [label={_q(_class_label([p.hosts[i] for i in g]))}, fillcolor={_q(fill)}"
+            # Every member, for a box of several (an SVG viewer shows it on hover).
+            + (f", tooltip={_q(' '.join(p.hosts[i].name for i in g))}" if len(g) > 1 else "")
+            + "];"
         )
     done: set[tuple[int, int]] = set()
     for (a, b), (label, _, _) in sorted(relation.items(), key=lambda kv: (name[kv[0][0]], name[kv[0][1]])):

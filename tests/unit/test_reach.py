@@ -447,6 +447,7 @@ def test_graph_classes_draw_hosts_the_rules_treat_alike_as_one_box(inventory: Pa
     text = drawn.text
     assert '"laptop00" [label="12 hosts\\nlaptop00, laptop01, laptop02, ...\\ngroups: admin, laptop"' in text
     assert '"server00" [label="20 hosts\\nserver00, server01, server02, ...\\ngroups: server"' in text
+    assert 'tooltip="server00 server01 server02 server03 server04 server05 server06' in text
     # Every laptop opens tcp 80 on every server (beta's rule), and ICMP everywhere.
     assert '"laptop00" -> "server00" [label="tcp 80\\nicmp",' in text
     # Within a class: laptops ssh to each other (alpha's rule: 22 from admin), servers only ping.
