@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -282,6 +283,14 @@ def _reach(args: argparse.Namespace) -> int:
     if port is not None and args.proto is None:
         protos = ["tcp", "udp"]  # ICMP has no ports
     flows = engine.flows(args.from_ or None, args.to or None, protos, port)
+    if args.classes:
+        classes, between = reach.by_class(engine, flows)
+        if args.json:
+            listed = {"classes": [c.as_json() for c in classes], "flows": [f.as_json() for f in between]}
+            print(json.dumps(listed, indent=2))
+        else:
+            sys.stdout.write(reach.classes_text(classes) + "\n" + reach.table(between))
+        return 0
     if args.json:
         print(json.dumps([f.as_json() for f in flows], indent=2))
     else:
@@ -405,6 +414,12 @@ def parser() -> argparse.ArgumentParser:  # noqa: PLR0915 (one block per command
     cmd.add_argument("--proto", action="append", choices=["tcp", "udp", "icmp"], help="repeatable")
     cmd.add_argument("--json", action="store_true", help="JSON instead of a table")
     cmd.add_argument(
+        "--classes",
+        action="store_true",
+        help="rows between classes of hosts the flows treat alike, each row true for every host of "
+        "both (for large networks)",
+    )
+    cmd.add_argument(
         "--explain",
         nargs=3,
         metavar=("FROM", "TO", "PACKET"),
@@ -496,3 +511,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`cryptic-net reach | head`): no traceback, and nothing more to
+        # flush to it at exit (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # as a shell reports a program that SIGPIPE ended

@@ -13,12 +13,10 @@ between two boxes then holds for every host of one towards every host of the oth
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import subprocess
 import tempfile
-from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -110,66 +108,36 @@ class Pairs:
 def pairs(inv: Inventory) -> Pairs:
     """Every ordered pair of hosts and what it allows (`reach`'s flows, without those that need
     ICMP from the target first), with the lighthouses and relays each host uses."""
-    hosts = sorted(inv.hosts, key=lambda h: h.name)
-    index = {h.name: i for i, h in enumerate(hosts)}
-    opened = [[""] * len(hosts) for _ in hosts]
-    labels: dict[tuple[tuple[str, reach.PortSet], ...], str] = {}
-    # The flows come sorted by source and target: one pair's flows are consecutive.
-    flows = (f for f in reach.Reach.of(inv).flows() if not f.after_icmp_from_dst)
-    for (src, dst), group in itertools.groupby(flows, key=lambda f: (f.src, f.dst)):
-        found = list(group)
-        key = tuple((f.proto, f.ports) for f in found)
-        label = labels.get(key)
-        if label is None:
-            label = labels[key] = _label(found)
-        opened[index[src]][index[dst]] = label
+    engine = reach.Reach.of(inv)
+    opens = reach.flow_matrix(engine, (f for f in engine.flows() if not f.after_icmp_from_dst))
+    by_name = {h.name: h for h in inv.hosts}
+    hosts = [by_name[name] for name in engine.names]  # sorted by name, as the engine's
+    labels: dict[reach.Opens, str] = {}
     numbers: dict[Relation, int] = {}
     matrix = []
     for a, host in enumerate(hosts):
         lighthouses, relays = set(host.lighthouses), set(host.relays)
-        row = [
-            -1
-            if b == a
-            else numbers.setdefault(
-                (opened[a][b], other.name in lighthouses, other.name in relays), len(numbers)
-            )
-            for b, other in enumerate(hosts)
-        ]
+        row = []
+        for b, other in enumerate(hosts):
+            if b == a:
+                row.append(-1)
+                continue
+            flows = opens[a][b]
+            label = labels.get(flows)
+            if label is None:
+                label = labels[flows] = _label(
+                    [reach.Flow("", "", proto, ports) for proto, ports, _ in flows]
+                )
+            relation = (label, other.name in lighthouses, other.name in relays)
+            row.append(numbers.setdefault(relation, len(numbers)))
         matrix.append(row)
     return Pairs(hosts, matrix, list(numbers))
 
 
 def classes(p: Pairs) -> list[list[int]]:
-    """The hosts in the fewest classes such that every pair of classes is uniform: every host of
-    one class stands in the same relation to every other host of the other (and of its own), and
-    the hosts of a class share their groups and roles (for its label).
-
-    Two hosts can share a class of such a partition only if they are twins: the same relation
-    towards and from every third host, and the same towards each other both ways. Twins are an
-    equivalence (if a, b and b, c are twins, so are a, c), and the twin classes are uniform, so
-    they are that partition: each host joins the first class whose first host is its twin."""
-    n = len(p.hosts)
-    rows = [tuple(row) for row in p.matrix]
-    cols = [tuple(p.matrix[i][j] for i in range(n)) for j in range(n)]
-
-    def twins(a: int, b: int) -> bool:
-        if p.matrix[a][b] != p.matrix[b][a]:
-            return False
-        lo, hi = min(a, b), max(a, b)
-        return all(
-            x[:lo] == y[:lo] and x[lo + 1 : hi] == y[lo + 1 : hi] and x[hi + 1 :] == y[hi + 1 :]
-            for x, y in ((rows[a], rows[b]), (cols[a], cols[b]))
-        )
-
-    alike: dict[tuple[frozenset[str], bool, bool], list[list[int]]] = defaultdict(list)
-    for i, host in enumerate(p.hosts):
-        found = alike[frozenset(host.groups), host.is_lighthouse, host.relay]
-        home = next((c for c in found if twins(c[0], i)), None)
-        if home is None:
-            found.append([i])
-        else:
-            home.append(i)
-    return sorted(c for group in alike.values() for c in group)
+    """The fewest boxes such that each arrow holds for every host of its boxes, and the hosts of
+    a box share their groups and roles (for its label): `reach.twin_classes`."""
+    return reach.twin_classes(p.matrix, [(frozenset(h.groups), h.is_lighthouse, h.relay) for h in p.hosts])
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ per port. Pure: no file is read here except through `Locator`, which finds rule 
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
@@ -39,7 +40,7 @@ from cryptic_net.errors import UserError
 from cryptic_net.yamlload import Document, LoadError, load_file
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Hashable, Iterable, Iterator, Sequence
 
     from cryptic_net.errors import Diagnostic
     from cryptic_net.inventory import Inventory, Rule
@@ -629,6 +630,95 @@ class Reach:
         return SideVerdict(name, direction, tuple(allowing), tuple(rejecting))
 
 
+# What one host can open to another: (proto, ports, only after ICMP from the target) per flow.
+Opens = tuple[tuple[str, PortSet, bool], ...]
+
+
+def flow_matrix(engine: Reach, flows: Iterable[Flow]) -> list[list[Opens]]:
+    """`flows` (as `Reach.flows` yields them, sorted by source and target) as a matrix indexed
+    like `engine.nodes`: matrix[a][b] is every flow from a to b, () for none."""
+    n = len(engine.nodes)
+    matrix: list[list[Opens]] = [[()] * n for _ in range(n)]
+    for (src, dst), group in itertools.groupby(flows, key=lambda f: (f.src, f.dst)):
+        matrix[engine.index[src]][engine.index[dst]] = tuple(
+            (f.proto, f.ports, f.after_icmp_from_dst) for f in group
+        )
+    return matrix
+
+
+def twin_classes(matrix: Sequence[Sequence[Hashable]], start: Sequence[Hashable]) -> list[list[int]]:
+    """Hosts (0..n-1) in the fewest classes such that every pair of classes is uniform: every
+    host of one class stands in the same relation (`matrix[a][b]`, the diagonal ignored) to every
+    other host of the other, and of its own; hosts of a class also share their `start` key.
+
+    Two hosts can share a class of such a partition only if they are twins: the same relation
+    towards and from every third host, and the same towards each other both ways. Twins are an
+    equivalence (if a, b and b, c are twins, so are a, c), and the twin classes are uniform, so
+    they are that partition: each host joins the first class whose first host is its twin.
+    `graph` draws its boxes from them and `reach --classes` lists its rows."""
+    n = len(matrix)
+    rows = [tuple(row) for row in matrix]
+    cols = [tuple(matrix[i][j] for i in range(n)) for j in range(n)]
+
+    def twins(a: int, b: int) -> bool:
+        if matrix[a][b] != matrix[b][a]:
+            return False
+        lo, hi = min(a, b), max(a, b)
+        return all(
+            x[:lo] == y[:lo] and x[lo + 1 : hi] == y[lo + 1 : hi] and x[hi + 1 :] == y[hi + 1 :]
+            for x, y in ((rows[a], rows[b]), (cols[a], cols[b]))
+        )
+
+    alike: dict[Hashable, list[list[int]]] = {}
+    for i in range(n):
+        found = alike.setdefault(start[i], [])
+        home = next((c for c in found if twins(c[0], i)), None)
+        if home is None:
+            found.append([i])
+        else:
+            home.append(i)
+    return sorted(c for group in alike.values() for c in group)
+
+
+@dataclass(frozen=True)
+class HostClass:
+    """Hosts the listed flows treat alike: `name` is the first and how many more."""
+
+    name: str
+    hosts: tuple[str, ...]
+    groups: tuple[str, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "hosts": list(self.hosts), "groups": list(self.groups)}
+
+
+def by_class(engine: Reach, flows: Iterable[Flow]) -> tuple[list[HostClass], list[Flow]]:
+    """The flows between classes of hosts instead of hosts: each flow listed between two classes
+    holds for every host of the first towards every other host of the second, and no other flow
+    does (`twin_classes`; hosts of a class also share their groups)."""
+    matrix = flow_matrix(engine, flows)
+    found = twin_classes(matrix, [node.groups for node in engine.nodes])
+    classes = [
+        HostClass(
+            engine.names[c[0]] + (f"+{len(c) - 1}" if len(c) > 1 else ""),
+            tuple(engine.names[i] for i in c),
+            tuple(sorted(engine.nodes[c[0]].groups)),
+        )
+        for c in found
+    ]
+    between = []
+    for a, ca in enumerate(found):
+        for b, cb in enumerate(found):
+            other = next((j for j in cb if j != ca[0]), None)
+            if other is None:
+                continue  # a class of one host, towards itself
+            between += [
+                Flow(classes[a].name, classes[b].name, proto, ports, after)
+                for proto, ports, after in matrix[ca[0]][other]
+            ]
+    return classes, between
+
+
 def _union(sets: Iterable[PortSet]) -> PortSet:
     result = NO_PORT
     for ports in sets:
@@ -684,6 +774,20 @@ def table(flows: Iterable[Flow]) -> str:
         lines.append(
             "* nebula's conntrack keys ICMP without an id: after TO sent any ICMP to FROM, "
             "FROM's ICMP gets into TO for conntrack.default_timeout (docs/reach.md)"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def classes_text(classes: Sequence[HostClass]) -> str:
+    """What each class name in a `--classes` table stands for."""
+    lines = [
+        f"{len(classes)} classes of hosts the flows below treat alike; a row holds for every host of FROM"
+    ]
+    lines.append("towards every other host of TO:")
+    for c in classes:
+        groups = f" (groups: {', '.join(c.groups)})" if c.groups else ""
+        lines.append(
+            f"  {c.name}: {' '.join(c.hosts)}{groups}" if len(c.hosts) > 1 else f"  {c.name}{groups}"
         )
     return "\n".join(lines) + "\n"
 

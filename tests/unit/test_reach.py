@@ -528,3 +528,53 @@ def test_graph_too_large_to_draw_is_refused(inventory: Path, monkeypatch: pytest
     ):
         graph.svg(load_inventory(inventory), "host")
     assert graph.dot(load_inventory(inventory), "host").count(" -> ") == 8  # the source is still written
+
+
+def _expanded(classes: list[reach.HostClass], flows: list[reach.Flow]) -> set[tuple[Any, ...]]:
+    members = {c.name: c.hosts for c in classes}
+    return {
+        (a, b, f.proto, str(f.ports), f.after_icmp_from_dst)
+        for f in flows
+        for a in members[f.src]
+        for b in members[f.dst]
+        if a != b
+    }
+
+
+@pytest.mark.parametrize("own_desk", [False, True], ids=["roles", "each-desk-its-laptop"])
+def test_reach_by_class_says_exactly_what_the_host_table_says(inventory: Path, own_desk: bool) -> None:
+    inv = _grown(inventory, laptops=4, servers=4)
+    if own_desk:
+        inv = replace(
+            inv,
+            hosts=tuple(
+                replace(
+                    h, firewall=Firewall(inbound=(rule(port=22, proto="tcp", host="laptop" + h.name[-2:]),))
+                )
+                if h.name.startswith("server")
+                else h
+                for h in inv.hosts
+            ),
+        )
+    engine = reach.Reach.of(inv)
+    classes, flows = reach.by_class(engine, engine.flows())
+    assert len(classes) == (9 if own_desk else 3)
+    if not own_desk:
+        assert [c.name for c in classes] == ["laptop00+3", "lighthouse", "server00+3"]
+        assert ("laptop00+3", "server00+3", "tcp", "80") in {
+            (f.src, f.dst, f.proto, str(f.ports)) for f in flows
+        }
+    assert _expanded(classes, flows) == {
+        (f.src, f.dst, f.proto, str(f.ports), f.after_icmp_from_dst) for f in engine.flows()
+    }
+
+
+def test_reach_classes_command(inventory: Path) -> None:
+    result = cli("reach", "--root", inventory, "--classes")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("3 classes of hosts the flows below treat alike")
+    assert "  alpha (groups: admin, laptop)\n" in result.stdout
+    assert result.stdout.endswith(cli("reach", "--root", inventory).stdout)
+    listed = json.loads(cli("reach", "--root", inventory, "--classes", "--json").stdout)
+    assert [c["hosts"] for c in listed["classes"]] == [["alpha"], ["beta"], ["lighthouse"]]
+    assert {"from": "alpha", "to": "beta", "proto": "tcp", "ports": "80"} in listed["flows"]

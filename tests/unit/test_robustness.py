@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -13,7 +16,7 @@ from jsonschema import Draft202012Validator
 
 from cryptic_net import cli
 from cryptic_net.inventory import schema_text
-from tests.conftest import copy_inventory
+from tests.conftest import REPO, copy_inventory
 from tests.unit.nebula_oracle import parse_print_json
 
 if TYPE_CHECKING:
@@ -168,3 +171,23 @@ def test_print_json_of_a_bundle() -> None:
     # 1.6 prints one object per line, 1.10+ one list: both give every certificate.
     assert [c["name"] for c in parse_print_json(NEBULA_16 + NEBULA_16)] == ["alpha", "alpha"]
     assert len(parse_print_json(NEBULA_111.replace("}]", "},") + NEBULA_111[1:])) == 2
+
+
+def test_a_reader_that_goes_away_gets_no_traceback() -> None:
+    """`cryptic-net reach --json | head -1`: the pipe closes under the writer."""
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "cryptic_net", "reach", "--root", str(REPO), "--json"],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 141, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "Exception ignored" not in proc.stderr
