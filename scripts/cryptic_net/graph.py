@@ -17,6 +17,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -54,23 +55,15 @@ def _label(flows: list[reach.Flow]) -> str:
     return "\n".join("icmp" if f.proto == "icmp" else f"{f.proto} {f.ports}" for f in ordered)
 
 
-def _host_label(host: Host) -> str:
-    roles = [r for r, on in (("lighthouse", host.is_lighthouse), ("relay", host.relay)) if on]
-    lines = [host.name, str(host.ip)]
-    if roles:
-        lines.append(" + ".join(roles))
-    if host.groups:
-        lines.append("groups: " + ", ".join(sorted(host.groups)))
-    return "\n".join(lines)
-
-
-def _class_label(members: list[Host]) -> str:
-    """One host as in host mode; several: how many, the first names, and what they share."""
-    if len(members) == 1:
-        return _host_label(members[0])
+def _label_of(members: list[Host]) -> str:
+    """One host: its name and address; several: how many and the first names. Then the roles
+    and groups they share (a class shares them, `classes`)."""
     first = members[0]
-    names = ", ".join(h.name for h in members[:3]) + (", ..." if len(members) > 3 else "")
-    lines = [f"{len(members)} hosts", names]
+    if len(members) == 1:
+        lines = [first.name, str(first.ip)]
+    else:
+        names = ", ".join(h.name for h in members[:3]) + (", ..." if len(members) > 3 else "")
+        lines = [f"{len(members)} hosts", names]
     roles = [r for r, on in (("lighthouse", first.is_lighthouse), ("relay", first.relay)) if on]
     if roles:
         lines.append(" + ".join(roles))
@@ -182,7 +175,7 @@ def drawing(inv: Inventory, nodes: str = "auto") -> Drawing:
         first = p.hosts[g[0]]
         fill = LIGHTHOUSE_COLOUR if first.is_lighthouse else RELAY_COLOUR if first.relay else HOST_COLOUR
         lines.append(
-            f"  {_q(name[a])} [label={_q(_class_label([p.hosts[i] for i in g]))}, fillcolor={_q(fill)}"
+            f"  {_q(name[a])} [label={_q(_label_of([p.hosts[i] for i in g]))}, fillcolor={_q(fill)}"
             # Every member, for a box of several (an SVG viewer shows it on hover).
             + (f", tooltip={_q(' '.join(p.hosts[i].name for i in g))}" if len(g) > 1 else "")
             + "];"
@@ -198,8 +191,11 @@ def drawing(inv: Inventory, nodes: str = "auto") -> Drawing:
             f"  {_q(name[a])} -> {_q(name[b])} [label={_q(label)},{' dir=both,' if both else ''}"
             f" color={_q(FLOW_COLOUR)}, fontcolor={_q(FLOW_COLOUR)}];"
         )
+    towards: dict[int, list[tuple[str, Relation]]] = defaultdict(list)
+    for (a, b), rel in relation.items():
+        towards[a].append((name[b], rel))
     for a in range(len(groups)):
-        ordered = sorted(((name[b], rel) for (x, b), rel in relation.items() if x == a), key=lambda t: t[0])
+        ordered = sorted(towards[a], key=lambda t: t[0])
         lines.extend(
             f"  {_q(name[a])} -> {_q(other)} [style=dashed, color=gray50, fontcolor=gray40,"
             ' label="finds peers via", constraint=false];'
