@@ -23,25 +23,17 @@ let
   };
 
   # A host's programs and AppImage runtime are those of its `arch` (nix/arch.nix reads it
-  # from hosts/<name>.yml with builtins): the builder's own for its own architecture, cross-
-  # built for another (nix/cross.nix). The glue and appimagetool are the builder's.
+  # from hosts/<name>.yml with builtins; nix/host-for.nix builds for it).
   arches = import ./arch.nix;
-  buildHostFor = lib.mapAttrs (
-    arch: _:
-    let
-      target = import ./cross.nix { inherit pkgs; } arch;
-    in
-    pkgs.callPackage ./host.nix {
-      inherit (parts) cryptic-net appimagetool;
-      inherit (target)
-        nebula
-        dnsmasq
-        pmux
-        appimage-runtime
-        ;
-      inherit inventory description arch;
-    }
-  ) arches.arches;
+  hostFor = import ./host-for.nix {
+    inherit
+      pkgs
+      parts
+      inventory
+      description
+      ;
+  };
+  buildHostFor = lib.mapAttrs (arch: _: hostFor arch) arches.arches;
   buildHost = host: buildHostFor.${arches.ofHostFile (root + "/hosts/${host}.yml")} host;
 
   hosts = import ./hosts.nix {

@@ -10,7 +10,8 @@
 #                          ELF file in it (the runtime too) for AArch64. The
 #                          image is unpacked with unsquashfs, not by its
 #                          runtime, which cannot run on an x86_64 builder.
-#   deterministic-aarch64  the image built twice, independently: identical bytes.
+#   deterministic-aarch64  the image built twice, independently: identical bytes
+#                          (nix/same-bytes.nix).
 #
 # Only where appimagetool exists (x86_64-linux, see pkgs/appimagetool). Only a
 # networked Nix builder runs these derivations.
@@ -38,25 +39,14 @@ let
     inherit inventory;
   };
 
-  target = import ../cross.nix { inherit pkgs; } arch;
-
-  # Two derivations that differ only in a variable nothing reads (as
-  # ./deterministic.nix does for alpha).
-  build =
-    run:
-    (pkgs.callPackage ../host.nix {
-      inherit (parts) cryptic-net appimagetool;
-      inherit (target)
-        nebula
-        dnsmasq
-        pmux
-        appimage-runtime
-        ;
-      inherit inventory description arch;
-    } host).overrideAttrs
-      { CRYPTIC_NET_DETERMINISM_RUN = run; };
-  first = build "1";
-  second = build "2";
+  image = import ../host-for.nix {
+    inherit
+      pkgs
+      parts
+      inventory
+      description
+      ;
+  } arch host;
 in
 lib.optionalAttrs (parts ? appimagetool && hosts ? "host-${host}") {
   "static-${arch}" =
@@ -68,15 +58,11 @@ lib.optionalAttrs (parts ? appimagetool && hosts ? "host-${host}") {
         ];
       }
       ''
-        bash ${./static.sh} --store-dir ${builtins.storeDir} --arch ${arch} ${lib.getExe first}
+        bash ${./static.sh} --store-dir ${builtins.storeDir} --arch ${arch} ${lib.getExe image}
         touch $out
       '';
 
-  "deterministic-${arch}" = pkgs.runCommand "cryptic-net-deterministic-${arch}" { } ''
-    a=${lib.getExe first}
-    b=${lib.getExe second}
-    sha256sum "$a" "$b"
-    cmp "$a" "$b"
-    touch $out
-  '';
+  "deterministic-${arch}" = import ../same-bytes.nix {
+    inherit lib pkgs;
+  } "cryptic-net-deterministic-${arch}" image;
 }
