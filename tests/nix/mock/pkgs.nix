@@ -80,7 +80,9 @@ let
     // {
       type = "derivation";
       inherit name;
-      outPath = "/nix/store/00000000000000000000000000000000-${if cross then "${system}-" else ""}${name}";
+      outPath = "/nix/store/00000000000000000000000000000000-${
+        if cross then "${system}-" else ""
+      }${name}";
       # Which system it runs on (the mock's stand-in for stdenv.hostPlatform).
       hostSystem = system;
       drvAttrs = attrs;
