@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import cli
 from tests.nix.nixtools import REPO, instantiate_eval
 
 pytestmark = pytest.mark.nix
@@ -226,23 +227,7 @@ def test_build_host(tmp_path: Path, host: str) -> None:
 def test_appdir_etc_is_what_render_writes(tmp_path: Path, host: str) -> None:
     appdir, _, _ = build(tmp_path / "b", host)
     rendered = tmp_path / "rendered"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cryptic_net",
-            "render",
-            host,
-            "--root",
-            str(tmp_path / "b" / "src"),
-            "--out",
-            str(rendered),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = cli("render", host, "--root", tmp_path / "b" / "src", "--out", rendered)
     assert proc.returncode == 0, proc.stderr
     ours = {k: v[3] for k, v in tree(appdir / "etc").items() if v[0] == "f"}
     theirs = {k: v[3] for k, v in tree(rendered / "etc").items() if v[0] == "f"}
@@ -274,26 +259,17 @@ def test_host_reads_only_its_own_files(tmp_path: Path) -> None:
         if path.suffix in {".crt", ".key", ".yml"} and path.stem != "beta":
             path.unlink()
     appdir = tmp / "AppDir"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cryptic_net",
-            "appdir",
-            "beta",
-            "--root",
-            str(root),
-            "--description",
-            str(description),
-            "--bin-dir",
-            str(bin_dir(tmp / "bin")),
-            "--out",
-            str(appdir),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = cli(
+        "appdir",
+        "beta",
+        "--root",
+        root,
+        "--description",
+        description,
+        "--bin-dir",
+        bin_dir(tmp / "bin"),
+        "--out",
+        appdir,
     )
     assert proc.returncode == 0, proc.stderr
     hosts = (appdir / "etc" / "dnsmasq" / "hosts").read_text(encoding="utf-8")
@@ -311,26 +287,17 @@ def test_a_changed_certificate_is_refused(tmp_path: Path) -> None:
     description = describe(tmp, root, tools)
     shutil.copy2(root / "hosts" / "alpha.crt", root / "hosts" / "beta.crt")
     out = tmp / "AppDir"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cryptic_net",
-            "appdir",
-            "beta",
-            "--root",
-            str(root),
-            "--description",
-            str(description),
-            "--bin-dir",
-            str(bin_dir(tmp / "bin")),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    proc = cli(
+        "appdir",
+        "beta",
+        "--root",
+        root,
+        "--description",
+        description,
+        "--bin-dir",
+        bin_dir(tmp / "bin"),
+        "--out",
+        out,
     )
     assert proc.returncode == 2
     assert proc.stderr == (
@@ -357,13 +324,7 @@ def test_secret_scan_covers_the_source_set(tmp_path: Path) -> None:
     kind = "NEBULA " + "ED25519 PRIVATE KEY"
     banner = f"-----BEGIN {kind}-----\nAAAA\n-----END {kind}-----\n"
     (root / "stray.crt").write_text(banner, encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "-m", "cryptic_net", "validate", "--root", str(root)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = cli("validate", "--root", root)
     assert proc.returncode == 2
     assert "stray.crt:1:1: $: a nebula CA private key must not be in" in proc.stderr
 
